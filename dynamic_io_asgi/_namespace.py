@@ -1,0 +1,260 @@
+"""The namespace object handed to setup callbacks and returned by ``of()``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import socketio
+
+if TYPE_CHECKING:
+    from ._middleware import DynamicIO
+
+__all__ = ["DynamicNamespace"]
+
+logger = logging.getLogger("dynamic_io_asgi")
+
+F = TypeVar("F", bound=Callable[..., Any])
+RetireCallback = Callable[["DynamicNamespace"], "Awaitable[None] | None"]
+
+
+def accepts_auth(handler: Callable[..., Any]) -> bool:
+    """Whether a connect handler takes ``(sid, environ, auth)`` rather than ``(sid, environ)``.
+
+    Decided once from the signature, so a ``TypeError`` raised *inside* a
+    handler is never mistaken for the wrong arity (python-socketio retries).
+    """
+    try:
+        inspect.signature(handler).bind(None, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature available (some builtins)
+        return True
+    return True
+
+
+async def _call(handler: Callable[..., Any], *args: Any) -> Any:
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class DynamicNamespace:
+    """One namespace of one host, as python-socketio knows it by :attr:`fullname`.
+
+    Every method that takes a namespace in python-socketio is here without
+    it, scoped to this namespace. Handlers registered with :meth:`on` live in
+    the wrapped server's handler table under :attr:`fullname` while the
+    namespace exists, and leave with it when it retires.
+    """
+
+    def __init__(
+        self,
+        server: DynamicIO,
+        name: str,
+        host: str | None,
+        fullname: str,
+        match: re.Match[str],
+        pattern: str | None,
+        *,
+        static: bool = False,
+    ) -> None:
+        #: The name the client uses (``"/chat"``).
+        self.name = name
+        #: The host this namespace belongs to; ``None`` on the main host.
+        self.host = host
+        #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
+        self.fullname = fullname
+        #: The ``re.Match`` of the setup pattern (for exact names too).
+        self.match = match
+        #: The pattern that set this namespace up (``None``: none did).
+        self.pattern = pattern
+        #: Whether the application registered this name on the server directly.
+        self.static = static
+        #: Wall-clock creation time (``time.time()``).
+        self.created_at = time.time()
+        self._server = server
+        self._retirement = math.inf
+        self._connect: Callable[..., Any] | None = None
+        self._connect_auth = True
+        self._class_handler: socketio.AsyncNamespace | None = None
+        self._retire_callbacks: list[RetireCallback] = []
+        self._installed = False
+        # Retirement bookkeeping, read by _retirement.plan(); monotonic seconds.
+        self._inflight = 0
+        self._last_connect = -math.inf
+        self._idle_since: float | None = None
+        self._retiring: asyncio.Future[None] | None = None
+        if static:
+            self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
+        else:
+            self._handlers = {"connect": self._on_connect}
+
+    def __repr__(self) -> str:
+        return f"<DynamicNamespace {self.fullname!r}>"
+
+    @property
+    def sio(self) -> socketio.AsyncServer:
+        """The wrapped python-socketio server."""
+        return self._server.sio
+
+    @property
+    def retirement(self) -> float:
+        """Seconds this namespace stays once empty; ``math.inf``: for ever."""
+        return self._retirement
+
+    @retirement.setter
+    def retirement(self, value: float | None) -> None:
+        value = math.inf if value is None else float(value)
+        if math.isnan(value) or value < 0:
+            raise ValueError(f"retirement must be >= 0 seconds or None, not {value!r}")
+        if self.static and value != math.inf:
+            raise ValueError(f"{self.fullname!r} is static (registered on the server): it can't retire")
+        self._retirement = value
+        self._server._watch()
+
+    @property
+    def sockets(self) -> list[str]:
+        """The sids of the sockets connected to this namespace (in this process)."""
+        return list(self.sio.manager.rooms.get(self.fullname, {}).get(None, {}))
+
+    # -- handlers -----------------------------------------------------------------
+
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Register an event handler, as ``sio.on(event, handler, namespace=fullname)``.
+
+        Usable as a decorator. ``connect`` handlers may take ``(sid, environ, auth)``
+        or ``(sid, environ)``; returning ``False`` refuses the connection.
+        """
+
+        def register(handler: F) -> F:
+            if event == "connect" and not self.static:
+                self._connect = handler
+                self._connect_auth = accepts_auth(handler)
+            else:
+                self._handlers[event] = handler
+            return handler
+
+        return register if handler is None else register(handler)
+
+    def event(self, handler: F) -> F:
+        """Decorator: register ``handler`` for the event named after the function."""
+        result: F = self.on(handler.__name__, handler)
+        return result
+
+    def register(
+        self, namespace_class: type[socketio.AsyncNamespace] | socketio.AsyncNamespace
+    ) -> socketio.AsyncNamespace:
+        """Attach class-based handlers: an ``AsyncNamespace`` subclass, instantiated for
+        :attr:`fullname`, or an instance created with that name."""
+        if isinstance(namespace_class, type):
+            if not issubclass(namespace_class, socketio.AsyncNamespace):
+                raise TypeError("register() takes a socketio.AsyncNamespace subclass")
+            instance = namespace_class(self.fullname)
+        elif isinstance(namespace_class, socketio.AsyncNamespace):
+            instance = namespace_class
+            if instance.namespace != self.fullname:
+                raise ValueError(
+                    f"the AsyncNamespace instance is for {instance.namespace!r}, "
+                    f"not {self.fullname!r}: pass the class instead"
+                )
+        else:
+            raise TypeError("register() takes a socketio.AsyncNamespace subclass")
+        self._class_handler = instance
+        if self._installed or self.static:
+            self.sio.register_namespace(instance)
+        return instance
+
+    def on_retire(self, callback: RetireCallback) -> RetireCallback:
+        """Run ``callback(nsp)`` (sync or async) once, when this namespace is deleted."""
+        self._retire_callbacks.append(callback)
+        return callback
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> Any:
+        # Installed as the server's connect handler for fullname: the server
+        # calls it after pre_connect, so from here on the socket is visible in
+        # manager.rooms and the namespace counts as occupied.
+        if self._inflight:
+            self._inflight -= 1
+        if self._connect is not None:
+            args = (sid, environ, auth) if self._connect_auth else (sid, environ)
+            return await _call(self._connect, *args)
+        if self._class_handler is not None:
+            handler = getattr(self._class_handler, "on_connect", None)
+            with_auth = handler is None or accepts_auth(handler)
+            args = (sid, environ, auth) if with_auth else (sid, environ)
+            return await self._class_handler.trigger_event("connect", *args)
+        return None
+
+    def _install(self) -> None:
+        self.sio.handlers[self.fullname] = self._handlers
+        if self._class_handler is not None:
+            self.sio.register_namespace(self._class_handler)
+        self._installed = True
+
+    def _uninstall(self) -> None:
+        sio = self.sio
+        if sio.handlers.get(self.fullname) is self._handlers:
+            del sio.handlers[self.fullname]
+        if self._class_handler is not None:
+            if sio.namespace_handlers.get(self.fullname) is self._class_handler:
+                del sio.namespace_handlers[self.fullname]
+        # python-socketio keeps get_session()/save_session() data in the
+        # Engine.IO socket until the whole connection closes.
+        for eio_socket in list(sio.eio.sockets.values()):
+            eio_socket.session.pop(self.fullname, None)
+        self._installed = False
+
+    # -- python-socketio's API, scoped to this namespace ----------------------------
+
+    async def emit(self, event: str, data: Any = None, **kwargs: Any) -> None:
+        """``sio.emit(event, data, namespace=fullname, ...)``"""
+        await self.sio.emit(event, data, namespace=self.fullname, **kwargs)
+
+    async def send(self, data: Any, **kwargs: Any) -> None:
+        """``sio.send(data, namespace=fullname, ...)``"""
+        await self.sio.send(data, namespace=self.fullname, **kwargs)
+
+    async def call(self, event: str, data: Any = None, **kwargs: Any) -> Any:
+        """``sio.call(event, data, namespace=fullname, ...)``"""
+        return await self.sio.call(event, data, namespace=self.fullname, **kwargs)
+
+    async def enter_room(self, sid: str, room: str) -> None:
+        await self.sio.enter_room(sid, room, namespace=self.fullname)
+
+    async def leave_room(self, sid: str, room: str) -> None:
+        await self.sio.leave_room(sid, room, namespace=self.fullname)
+
+    async def close_room(self, room: str) -> None:
+        await self.sio.close_room(room, namespace=self.fullname)
+
+    def rooms(self, sid: str) -> list[str]:
+        result: list[str] = self.sio.rooms(sid, namespace=self.fullname)
+        return result
+
+    async def disconnect(self, sid: str) -> None:
+        await self.sio.disconnect(sid, namespace=self.fullname)
+
+    async def get_session(self, sid: str) -> Any:
+        return await self.sio.get_session(sid, namespace=self.fullname)
+
+    async def save_session(self, sid: str, session: Any) -> None:
+        await self.sio.save_session(sid, session, namespace=self.fullname)
+
+    def session(self, sid: str) -> Any:
+        """``async with nsp.session(sid) as session:`` as in python-socketio."""
+        return self.sio.session(sid, namespace=self.fullname)
+
+    async def close(self) -> None:
+        """Disconnect every socket of this namespace (their disconnect handlers run)
+        and delete it now, running its ``on_retire`` callbacks."""
+        if self.static:
+            raise ValueError(f"{self.fullname!r} is static (registered on the server): it can't close")
+        await self._server._retire(self, disconnect=True)

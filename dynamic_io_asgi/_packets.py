@@ -1,0 +1,148 @@
+"""Socket.IO packet headers: read and rewrite the namespace, nothing else.
+
+Pure functions, no I/O. The text encoding (``socketio/packet.py``) is::
+
+    <type>[<attachments>-][<namespace>,][<ack id>][<json>]
+
+where ``type`` is one character (``int()`` of it, so any Unicode decimal digit
+counts), ``<attachments>-`` is recognised for *every* type when the text
+before the first ``-`` passes ``str.isdigit``, and a namespace is present only
+when the next character is ``/``; it runs to the first ``,`` (or the end) and
+everything from ``?`` on is dropped by the server. :func:`parse_header` mirrors
+that decoder step by step, so the middleware and python-socketio can never read
+one packet two ways. The rewrite is header surgery: type, attachment count,
+ack id and JSON are kept byte for byte, and binary attachments never change.
+
+With ``serializer="msgpack"`` every packet is one binary message holding the
+map ``{"type", "data", "nsp"[, "id"]}``; there the ``nsp`` value is rewritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CONNECT",
+    "CONNECT_ERROR",
+    "BINARY_EVENT",
+    "BINARY_ACK",
+    "parse_header",
+    "client_namespace",
+    "to_server",
+    "to_client",
+    "msgpack_to_server",
+    "msgpack_to_client",
+]
+
+CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
+
+
+def parse_header(packet: str) -> tuple[int, int, int, int]:
+    """Return ``(type, attachments, ns_start, ns_end)`` of a text packet.
+
+    ``packet[ns_start:ns_end]`` is the namespace as written (``?query``
+    included); it is empty when the packet has none (the main ``/``). Raises
+    ``ValueError`` exactly where python-socketio's header decoding would.
+    """
+    packet_type = int(packet[0:1])
+    attachments = 0
+    pos = 1
+    dash = packet.find("-", 1)
+    if dash > 1 and packet[1:dash].isdigit():
+        if dash > 11:
+            raise ValueError("too many attachments")
+        attachments = int(packet[1:dash])
+        pos = dash + 1
+    if packet[pos : pos + 1] != "/":
+        return packet_type, attachments, pos, pos
+    comma = packet.find(",", pos)
+    return packet_type, attachments, pos, len(packet) if comma == -1 else comma
+
+
+def client_namespace(packet: str, start: int, end: int) -> str:
+    """The namespace python-socketio reads from ``packet[start:end]``."""
+    if start == end:
+        return "/"
+    namespace = packet[start:end]
+    query = namespace.find("?")
+    return namespace if query == -1 else namespace[:query]
+
+
+def to_server(packet: str, start: int, end: int, prefix: str) -> str:
+    """Prefix the namespace of a client packet with ``prefix`` (``"//host"``)."""
+    if start == end:
+        return packet[:start] + prefix + "/," + packet[start:]
+    return packet[:start] + prefix + packet[start:]
+
+
+def to_client(packet: str, prefix: str | None) -> tuple[str | None, int]:
+    """Rewrite a server packet for a session whose namespaces carry ``prefix``.
+
+    Returns ``(packet, 0)``, or ``(None, n)`` when the packet belongs to another
+    host: it must not reach the client, nor must the ``n`` binary attachments
+    that follow it. ``prefix`` is ``None`` for the main host, whose sessions
+    may receive every name that does not start with ``//``.
+    """
+    try:
+        packet_type, attachments, start, end = parse_header(packet)
+    except ValueError:
+        return None, 0
+    if prefix is None:
+        if packet[start : start + 2] != "//":
+            return packet, 0
+    elif end > start and packet.startswith(prefix, start):
+        cut = start + len(prefix)
+        if cut == end - 1 and packet[cut] == "/":
+            # the host's root: the client's "/" is written with no namespace
+            return packet[:start] + packet[end + 1 :], 0
+        if packet[cut : cut + 1] == "/":
+            return packet[:start] + packet[cut:], 0
+    binary = packet_type in (BINARY_EVENT, BINARY_ACK)
+    return None, attachments if binary else 0
+
+
+def msgpack_to_server(packet: bytes, prefix: str | None) -> tuple[int, str, bytes]:
+    """Decode a msgpack client packet: ``(type, client namespace, server packet)``.
+
+    Raises ``ValueError`` for anything python-socketio could not decode.
+    """
+    import msgpack
+
+    try:
+        decoded = msgpack.loads(packet)
+        packet_type = decoded["type"]
+        namespace = decoded["nsp"]
+    except Exception as exc:
+        raise ValueError(f"bad msgpack packet: {exc}") from None
+    if not isinstance(namespace, str) or not isinstance(packet_type, int):
+        raise ValueError("bad msgpack packet: nsp must be a string")
+    if prefix is None:
+        return packet_type, namespace, packet
+    decoded["nsp"] = prefix + namespace
+    return packet_type, namespace, _dumps(decoded)
+
+
+def msgpack_to_client(packet: bytes, prefix: str | None) -> bytes | None:
+    """The msgpack counterpart of :func:`to_client` (msgpack has no attachments)."""
+    import msgpack
+
+    try:
+        decoded = msgpack.loads(packet)
+        namespace = decoded["nsp"]
+    except Exception:
+        return None
+    if not isinstance(namespace, str):
+        return None
+    if prefix is None:
+        return None if namespace.startswith("//") else packet
+    if not namespace.startswith(prefix) or namespace[len(prefix) : len(prefix) + 1] != "/":
+        return None
+    decoded["nsp"] = namespace[len(prefix) :]
+    return _dumps(decoded)
+
+
+def _dumps(decoded: Any) -> bytes:
+    import msgpack
+
+    result: bytes = msgpack.dumps(decoded)
+    return result

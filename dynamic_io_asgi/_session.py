@@ -1,0 +1,176 @@
+"""One Engine.IO session seen through the middleware: its host and its packets.
+
+Engine.IO framing (``engineio/packet.py``, ``payload.py``), as the wrapped
+server reads it: a packet is a type digit and its data; ``4`` (MESSAGE)
+carries one Socket.IO packet. Binary messages are raw websocket frames, or
+``b`` + base64 inside a polling payload (and, if a client sends it, inside a
+websocket text frame: the server decodes those too). Polling payloads join
+packets with ``\\x1e``. The server JSON-decodes a MESSAGE whose data does not
+start with a numeric character, so such messages are dropped rather than
+guessed at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import _packets
+from ._packets import CONNECT, client_namespace, parse_header, to_client, to_server
+
+__all__ = ["Session", "MARK_TEXT", "MARK_BINARY", "INVALID_NAMESPACE"]
+
+#: Prefixes of packets the middleware itself queues for a client (already in
+#: the client's form). Socket.IO text packets start with a digit and msgpack
+#: never uses the byte 0xc1, so neither can come from the server.
+MARK_TEXT = "\x00"
+MARK_BINARY = b"\xc1"
+
+INVALID_NAMESPACE = {"message": "Invalid namespace"}
+
+#: ``admit(session, client_namespace) -> error args or None``: decides a CONNECT.
+Admit = Callable[["Session", str], Awaitable["dict[str, Any] | None"]]
+#: ``refuse(session, client_namespace, error_args)``: answers a refused CONNECT.
+Refuse = Callable[["Session", str, "dict[str, Any]"], Awaitable[None]]
+
+
+class Session:
+    """The host of one Engine.IO session and the state of its packet streams."""
+
+    __slots__ = ("host", "prefix", "eio_sid", "msgpack", "known", "_skip", "_admit", "_refuse")
+
+    def __init__(
+        self,
+        host: str | None,
+        *,
+        msgpack: bool,
+        admit: Admit,
+        refuse: Refuse,
+        known: bool = True,
+    ) -> None:
+        #: The session's host; ``None`` for the main host.
+        self.host = host
+        #: ``"//host"``: what the server's names of this session start with.
+        self.prefix = None if host is None else "//" + host
+        self.eio_sid: str | None = None
+        self.msgpack = msgpack
+        #: False for a ``sid`` the middleware has no record of: no message passes.
+        self.known = known
+        self._skip = 0  # binary attachments still to drop (their header was dropped)
+        self._admit = admit
+        self._refuse = refuse
+
+    # -- client to server ----------------------------------------------------------
+
+    async def inbound_text(self, packet: str) -> str | None:
+        """Rewrite one Engine.IO text packet from the client; ``None`` drops it."""
+        kind = packet[:1]
+        if kind == "4":
+            if not self.known or self.msgpack:
+                return None
+            result = await self._inbound_socketio(packet[1:])
+            return None if result is None else "4" + result
+        if kind == "b":
+            if not self.msgpack:
+                return packet  # an attachment: no namespace in it
+            try:
+                data = base64.b64decode(packet[1:], validate=True)
+            except binascii.Error:
+                return None
+            rewritten = await self.inbound_binary(data)
+            if rewritten is None:
+                return None
+            return packet if rewritten is data else "b" + base64.b64encode(rewritten).decode()
+        if kind and kind in "012356":
+            return packet
+        return None  # empty, or a type only int() would read (say, a non-ASCII digit)
+
+    async def inbound_binary(self, data: bytes) -> bytes | None:
+        """Rewrite one binary message from the client; ``None`` drops it."""
+        if not self.msgpack:
+            return data if self.known else None
+        if not self.known:
+            return None
+        try:
+            packet_type, namespace, rewritten = _packets.msgpack_to_server(data, self.prefix)
+        except ValueError:
+            return None
+        if not await self._check(packet_type, namespace):
+            return None
+        return rewritten
+
+    async def _inbound_socketio(self, packet: str) -> str | None:
+        # The server JSON-decodes the data of a MESSAGE that does not start with
+        # a numeric character; a client has no business sending that.
+        if not packet[:1].isnumeric():
+            return None
+        try:
+            packet_type, _, start, end = parse_header(packet)
+        except ValueError:
+            return None  # the server would not decode it either
+        namespace = client_namespace(packet, start, end)
+        if not await self._check(packet_type, namespace):
+            return None
+        if self.prefix is None:
+            return packet
+        return to_server(packet, start, end, self.prefix)
+
+    async def _check(self, packet_type: int, namespace: str) -> bool:
+        if namespace.startswith("//"):
+            # Another host's name (or ours, spelt in full): never from a client.
+            if packet_type == CONNECT:
+                await self._refuse(self, namespace, INVALID_NAMESPACE)
+            return False
+        if packet_type == CONNECT:
+            error = await self._admit(self, namespace)
+            if error is not None:
+                await self._refuse(self, namespace, error)
+                return False
+        return True
+
+    # -- server to client ----------------------------------------------------------
+
+    def outbound_text(self, packet: str) -> str | None:
+        """Rewrite one Engine.IO text packet for the client; ``None`` drops it."""
+        kind = packet[:1]
+        if kind == "4":
+            data = packet[1:]
+            if data[:1] == MARK_TEXT:
+                return "4" + data[1:]
+            if not self.known or self.msgpack:
+                return None
+            rewritten, attachments = to_client(data, self.prefix)
+            if rewritten is None:
+                self._skip += attachments
+                return None
+            return packet if rewritten is data else "4" + rewritten
+        if kind == "b":
+            try:
+                binary = base64.b64decode(packet[1:])
+            except binascii.Error:
+                return None
+            rewritten_binary = self.outbound_binary(binary)
+            if rewritten_binary is None:
+                return None
+            if rewritten_binary is binary:
+                return packet
+            return "b" + base64.b64encode(rewritten_binary).decode()
+        if kind == "0" and self.eio_sid is None:
+            self.eio_sid = json.loads(packet[1:])["sid"]
+        return packet
+
+    def outbound_binary(self, data: bytes) -> bytes | None:
+        """Rewrite one binary message for the client; ``None`` drops it."""
+        if data[:1] == MARK_BINARY:
+            return data[1:]
+        if not self.known:
+            return None
+        if not self.msgpack:
+            if self._skip:
+                self._skip -= 1
+                return None
+            return data
+        return _packets.msgpack_to_client(data, self.prefix)
