@@ -50,10 +50,11 @@ def normalize_host(value: str) -> str:
         if end == -1:
             raise BadHost("unterminated IPv6 literal")
         _check_port(value[end + 1 :], allow_empty=True)
-        try:
-            return str(ipaddress.IPv6Address(value[1:end]))
-        except ValueError:
-            raise BadHost("bad IPv6 literal") from None
+        return _ipv6(value[1:end])
+    if value.count(":") > 1:
+        # An IPv6 literal without brackets (so without a port), as this
+        # function returns them: normalising a normalised host changes nothing.
+        return _ipv6(value)
     name, sep, port = value.rpartition(":")
     if sep:
         _check_port(":" + port, allow_empty=False)
@@ -85,6 +86,17 @@ def _check_port(rest: str, *, allow_empty: bool) -> None:
         return
     if not rest.startswith(":") or not _PORT.match(rest[1:]):
         raise BadHost("bad port in host")
+
+
+def _ipv6(literal: str) -> str:
+    # ipaddress accepts a zone id ("fe80::1%eth0") made of any characters,
+    # commas and "?" included; a zone id means nothing in a Host header.
+    if "%" in literal:
+        raise BadHost("zone id in IPv6 literal")
+    try:
+        return str(ipaddress.IPv6Address(literal))
+    except ValueError:
+        raise BadHost("bad IPv6 literal") from None
 
 
 def _to_ascii(name: str) -> str:

@@ -18,7 +18,14 @@ import socketio
 from socketio.packet import Packet
 
 from . import _retirement
-from ._hosts import BadHost, fullname, normalize_host, parse_networks, peer_in_networks, split_fullname
+from ._hosts import (
+    BadHost,
+    fullname,
+    normalize_host,
+    parse_networks,
+    peer_in_networks,
+    split_fullname,
+)
 from ._namespace import DynamicNamespace
 from ._packets import CONNECT_ERROR
 from ._session import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Session
@@ -98,7 +105,9 @@ class DynamicIO:
         if sio is None:
             sio = getattr(app, "engineio_server", None)
             if not isinstance(sio, socketio.AsyncServer):
-                raise TypeError("sio: app is not a socketio.ASGIApp; pass its socketio.AsyncServer as sio")
+                raise TypeError(
+                    "sio: app is not a socketio.ASGIApp; pass its socketio.AsyncServer as sio"
+                )
         if not isinstance(sio, socketio.AsyncServer):
             raise TypeError("sio: must be a socketio.AsyncServer")
         if sio.async_mode != "asgi":
@@ -114,7 +123,9 @@ class DynamicIO:
         self._is_main = _main_host_matcher(host)
         self.host = host
         self._retirement = _seconds("retirement", retirement)
-        self.setup_timeout = None if setup_timeout is None else _seconds("setup_timeout", setup_timeout)
+        self.setup_timeout = (
+            None if setup_timeout is None else _seconds("setup_timeout", setup_timeout)
+        )
         if not (isinstance(public_status, bool) or callable(public_status)):
             raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
         self.public_status = public_status
@@ -164,7 +175,9 @@ class DynamicIO:
                     try:
                         host = normalize_host(host)
                     except BadHost as exc:
-                        raise ValueError(f"setup_namespace: bad host in {pattern!r}: {exc}") from None
+                        raise ValueError(
+                            f"setup_namespace: bad host in {pattern!r}: {exc}"
+                        ) from None
                 self._exact[fullname(name, host)] = (callback, pattern)
             else:
                 raise ValueError(
@@ -188,13 +201,15 @@ class DynamicIO:
         if self.trusted_proxies:
             client = scope.get("client")
             if client and peer_in_networks(client[0], self.trusted_proxies):
-                forwarded = [v for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-host"]
+                forwarded = [
+                    v for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-host"
+                ]
                 if forwarded:
                     hosts = [forwarded[0].split(b",")[0].strip()]
         if not hosts:
             return None
         try:
-            return hosts[0].decode("utf-8")
+            return str(hosts[0].decode("utf-8"))
         except UnicodeDecodeError:
             raise BadHost("host is not UTF-8") from None
 
@@ -285,7 +300,9 @@ class DynamicIO:
             creating.add_done_callback(lambda _: self._creating.pop(full, None))
         return await asyncio.shield(creating)
 
-    async def _create(self, name: str, host: str | None, full: str, *, auto: bool) -> DynamicNamespace:
+    async def _create(
+        self, name: str, host: str | None, full: str, *, auto: bool
+    ) -> DynamicNamespace:
         if self._is_static(full):
             nsp = DynamicNamespace(self, name, host, full, _full_match(full), None, static=True)
             self._namespaces[full] = nsp
@@ -304,7 +321,9 @@ class DynamicIO:
         self._watch()
         return nsp
 
-    async def _run_setup(self, nsp: DynamicNamespace, callback: SetupCallback, match: re.Match[str]) -> None:
+    async def _run_setup(
+        self, nsp: DynamicNamespace, callback: SetupCallback, match: re.Match[str]
+    ) -> None:
         try:
             result = callback(nsp, match)
             if inspect.isawaitable(result):
@@ -312,7 +331,9 @@ class DynamicIO:
         except socketio.exceptions.ConnectionRefusedError as exc:
             raise NamespaceRejected(nsp.fullname, exc.error_args) from None
         except asyncio.TimeoutError:
-            logger.error("setup of %s took longer than %ss: refused", nsp.fullname, self.setup_timeout)
+            logger.error(
+                "setup of %s took longer than %ss: refused", nsp.fullname, self.setup_timeout
+            )
             raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE) from None
         except Exception:
             logger.exception("setup of %s raised: refused", nsp.fullname)
@@ -413,7 +434,11 @@ class DynamicIO:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if kind == "http" and self.public_status and path in (self.status_path, self.status_path + ".json"):
+        if (
+            kind == "http"
+            and self.public_status
+            and path in (self.status_path, self.status_path + ".json")
+        ):
             from ._status import serve_status
 
             if await serve_status(self, scope, receive, send):
@@ -461,12 +486,14 @@ class DynamicIO:
             await self.app(scope, receive, send)
 
     def _new_session(self, host: str | None, *, known: bool = True) -> Session:
-        return Session(host, msgpack=self._msgpack, admit=self._admit, refuse=self._refuse, known=known)
+        return Session(
+            host, msgpack=self._msgpack, admit=self._admit, refuse=self._refuse, known=known
+        )
 
     def _session_of(self, sid: str) -> Session:
         environ = self.sio.environ.get(sid)
-        session = environ and environ.get("asgi.scope", {}).get(SESSION_KEY)
-        if session is None:
+        session = environ.get("asgi.scope", {}).get(SESSION_KEY) if environ else None
+        if not isinstance(session, Session):
             # Not a session of ours (or one that is closing): Engine.IO answers
             # for itself, and no Socket.IO message passes either way.
             session = self._new_session(None, known=False)
@@ -580,7 +607,9 @@ class DynamicIO:
                 return
             body = self._rewrite_payload(session, b"".join(chunks))
             response_headers = [
-                (k, v) for k, v in start["headers"] if k.lower() not in (b"content-length", b"content-encoding")
+                (k, v)
+                for k, v in start["headers"]
+                if k.lower() not in (b"content-length", b"content-encoding")
             ]
             body, encoding = self._compress(body, accepted)
             if encoding:

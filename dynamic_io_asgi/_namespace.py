@@ -116,7 +116,9 @@ class DynamicNamespace:
         if math.isnan(value) or value < 0:
             raise ValueError(f"retirement must be >= 0 seconds or None, not {value!r}")
         if self.static and value != math.inf:
-            raise ValueError(f"{self.fullname!r} is static (registered on the server): it can't retire")
+            raise ValueError(
+                f"{self.fullname!r} is static (registered on the server): it can't retire"
+            )
         self._retirement = value
         self._server._watch()
 
@@ -256,5 +258,7 @@ class DynamicNamespace:
         """Disconnect every socket of this namespace (their disconnect handlers run)
         and delete it now, running its ``on_retire`` callbacks."""
         if self.static:
-            raise ValueError(f"{self.fullname!r} is static (registered on the server): it can't close")
+            raise ValueError(
+                f"{self.fullname!r} is static (registered on the server): it can't close"
+            )
         await self._server._retire(self, disconnect=True)

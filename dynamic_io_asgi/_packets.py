@@ -104,7 +104,8 @@ def to_client(packet: str, prefix: str | None) -> tuple[str | None, int]:
 def msgpack_to_server(packet: bytes, prefix: str | None) -> tuple[int, str, bytes]:
     """Decode a msgpack client packet: ``(type, client namespace, server packet)``.
 
-    Raises ``ValueError`` for anything python-socketio could not decode.
+    Raises ``ValueError`` for anything python-socketio could not decode, and
+    for an ``nsp`` that is not a namespace name (a string starting with ``/``).
     """
     import msgpack
 
@@ -116,6 +117,10 @@ def msgpack_to_server(packet: bytes, prefix: str | None) -> tuple[int, str, byte
         raise ValueError(f"bad msgpack packet: {exc}") from None
     if not isinstance(namespace, str) or not isinstance(packet_type, int):
         raise ValueError("bad msgpack packet: nsp must be a string")
+    if not namespace.startswith("/"):
+        # Unlike the text decoder, msgpack takes any string: "//a.test" + ".evil/x"
+        # would be a namespace of the host a.test.evil.
+        raise ValueError("bad msgpack packet: nsp must start with /")
     if prefix is None:
         return packet_type, namespace, packet
     decoded["nsp"] = prefix + namespace

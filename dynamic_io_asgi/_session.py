@@ -75,7 +75,7 @@ class Session:
             return None if result is None else "4" + result
         if kind == "b":
             if not self.msgpack:
-                return packet  # an attachment: no namespace in it
+                return packet if self.known else None  # an attachment: no namespace in it
             try:
                 data = base64.b64decode(packet[1:], validate=True)
             except binascii.Error:
@@ -148,6 +148,11 @@ class Session:
                 return None
             return packet if rewritten is data else "4" + rewritten
         if kind == "b":
+            if not self.msgpack and self.known:
+                if self._skip:  # an attachment of a dropped packet
+                    self._skip -= 1
+                    return None
+                return packet
             try:
                 binary = base64.b64decode(packet[1:])
             except binascii.Error:

@@ -1,10 +1,326 @@
-"""The status page (placeholder until the status page lands)."""
+"""The status page (SPEC §7): live namespaces, sockets and totals, as HTML or JSON.
+
+Everything is read from live state at request time: the middleware's registry
+of namespace objects, and python-socketio's own tables (``manager.rooms`` for
+sockets and rooms, ``eio.sockets`` for transports, ``environ`` for peers). The
+view is per process: nothing is aggregated across a pub/sub cluster.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import jinja2
+
+from ._hosts import BadHost, split_fullname
+
+if TYPE_CHECKING:
+    from ._middleware import DynamicIO
+    from ._namespace import DynamicNamespace
+
+__all__ = ["serve_status", "snapshot"]
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Bumped when a field of the JSON document changes meaning or goes away.
+SCHEMA_VERSION = 1
+TEMPLATE = "status.html"
+MAX_REFRESH = 3600
+
+_PACKAGE_TEMPLATES = Path(__file__).parent / "templates"  # inside an installed wheel
+_CHECKOUT_TEMPLATES = Path(__file__).parent.parent / "templates"  # in a source checkout
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 
-async def serve_status(middleware: Any, scope: Any, receive: Any, send: Any) -> bool:
-    """Serve the status page; ``False`` hands the request on to the wrapped app."""
-    return False
+async def serve_status(middleware: DynamicIO, scope: Scope, receive: Any, send: Send) -> bool:
+    """Answer a request for the status page; ``False`` hands it on to the wrapped app.
+
+    Unauthorised: 404. Not GET/HEAD: 405. A bad Host: 400. JSON for
+    ``status.json`` or ``Accept: application/json``, HTML otherwise.
+    """
+    if not middleware.public_status:
+        return False
+    head = scope.get("method") == "HEAD"
+    if not await _authorised(middleware.public_status, scope):
+        await _respond(send, 404, b"Not Found", head=head)
+        return True
+    if scope.get("method") not in ("GET", "HEAD"):
+        await _respond(
+            send, 405, b"Method Not Allowed", head=head, extra=[(b"allow", b"GET, HEAD")]
+        )
+        return True
+    try:
+        host = middleware.resolve_host(scope)
+    except BadHost as exc:
+        await _respond(send, 400, f"Bad host: {exc}".encode(), head=head)
+        return True
+    status = snapshot(middleware, host)
+    vary = [] if scope["path"].endswith(".json") else [(b"vary", b"accept")]
+    if scope["path"].endswith(".json") or _wants_json(scope):
+        body = json.dumps(status, indent=2).encode("utf-8")
+        await _respond(send, 200, body, "application/json", head=head, extra=vary)
+        return True
+    refresh = _refresh(scope)
+    html = _environment(middleware).get_template(TEMPLATE).render(status=status, refresh=refresh)
+    extra = [*vary, (b"content-security-policy", _CSP.encode())]
+    await _respond(send, 200, html.encode("utf-8"), "text/html", head=head, extra=extra)
+    return True
+
+
+def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
+    """The status document as seen from ``host`` (``None``: the main host, which sees all).
+
+    The main host sees every host's namespaces by full name; another host sees
+    only its own, by the short names its clients use.
+    """
+    sio = middleware.sio
+    now, clock = time.time(), time.monotonic()
+    rows = []
+    registry = dict(middleware._namespaces)
+    for nsp in registry.values():
+        if host is None or nsp.host == host:
+            rows.append(_namespace(middleware, nsp, host, now, clock))
+    # Static namespaces that clients reached without the middleware creating
+    # an object for them (handlers registered on the server directly).
+    for full in list(sio.manager.rooms):
+        if full in registry or not isinstance(full, str):
+            continue
+        name, nsp_host = split_fullname(full)
+        if host is None or nsp_host == host:
+            rows.append(_static_namespace(middleware, full, name, nsp_host, host))
+    rows.sort(key=lambda row: (row["host"] is not None, row["host"] or "", row["name"]))
+    return {
+        "version": SCHEMA_VERSION,
+        "host": host,
+        "generated_at": round(now, 3),
+        "totals": {
+            "engineio_sessions": _sessions(middleware, host),
+            "namespaces": len(rows),
+            "sockets": sum(row["socket_count"] for row in rows),
+            "created": middleware.created,
+            "retired": middleware.retired,
+            "uptime": round(now - middleware.started_at, 3),
+        },
+        "namespaces": rows,
+    }
+
+
+def _namespace(
+    middleware: DynamicIO, nsp: DynamicNamespace, view: str | None, now: float, clock: float
+) -> dict[str, Any]:
+    sockets = _sockets(middleware, nsp.fullname)
+    retirement = None if nsp.static or nsp.retirement == math.inf else nsp.retirement
+    return {
+        "name": nsp.fullname if view is None else nsp.name,
+        "host": nsp.host,
+        "pattern": nsp.pattern,
+        "static": nsp.static,
+        "age": round(max(0.0, now - nsp.created_at), 3),
+        "retirement": retirement,
+        "retires_in": None if sockets or retirement is None else _retires_in(nsp, clock),
+        "socket_count": len(sockets),
+        "sockets": sockets,
+    }
+
+
+def _static_namespace(
+    middleware: DynamicIO, full: str, name: str, host: str | None, view: str | None
+) -> dict[str, Any]:
+    sockets = _sockets(middleware, full)
+    return {
+        "name": full if view is None else name,
+        "host": host,
+        "pattern": None,
+        "static": True,
+        "age": None,
+        "retirement": None,
+        "retires_in": None,
+        "socket_count": len(sockets),
+        "sockets": sockets,
+    }
+
+
+def _retires_in(nsp: DynamicNamespace, clock: float) -> float | None:
+    """Seconds left on an empty namespace's idle clock, as the retirement task sees it.
+
+    ``None`` until that task has looked at it since it became empty (it looks
+    every ``max(0.05 s, 5 % of retirement)``, at most every 5 s), or while a
+    CONNECT to it is in flight.
+    """
+    idle_since = nsp._idle_since
+    if idle_since is None or nsp._inflight or nsp._last_connect >= idle_since:
+        return None
+    return round(max(0.0, idle_since + nsp.retirement - clock), 3)
+
+
+def _sockets(middleware: DynamicIO, full: str) -> list[dict[str, Any]]:
+    sio = middleware.sio
+    rooms: dict[Any, Any] = dict(sio.manager.rooms.get(full, {}))
+    connected = dict(rooms.get(None, {}))  # sid -> eio_sid
+    joined: dict[str, list[str]] = {sid: [] for sid in connected}
+    for room, members in rooms.items():
+        if room is None:
+            continue
+        for sid in list(members):
+            if sid != room and sid in joined:
+                joined[sid].append(str(room))
+    result = []
+    for sid, eio_sid in connected.items():
+        environ = sio.environ.get(eio_sid) or {}
+        eio_socket = sio.eio.sockets.get(eio_sid)
+        transport = None
+        if eio_socket is not None:
+            transport = "websocket" if eio_socket.upgraded else "polling"
+        result.append(
+            {
+                "sid": sid,
+                "remote_address": _address(environ.get("asgi.scope", {}).get("client")),
+                "transport": transport,
+                "rooms": sorted(joined[sid]),
+            }
+        )
+    return result
+
+
+def _sessions(middleware: DynamicIO, host: str | None) -> int:
+    """Engine.IO sessions in view: all of them for the main host, else the host's own."""
+    sio = middleware.sio
+    if host is None:
+        return len(sio.eio.sockets)
+    from ._middleware import SESSION_KEY
+
+    count = 0
+    for eio_sid in list(sio.eio.sockets):
+        environ = sio.environ.get(eio_sid) or {}
+        session = environ.get("asgi.scope", {}).get(SESSION_KEY)
+        if getattr(session, "host", None) == host:
+            count += 1
+    return count
+
+
+def _address(client: Any) -> str | None:
+    """``host:port`` of an ASGI ``client`` pair (``[v6]:port`` for IPv6)."""
+    if not client:
+        return None
+    address, port = client[0], client[1]
+    if ":" in str(address):
+        address = f"[{address}]"
+    return f"{address}:{port}"
+
+
+async def _authorised(option: Any, scope: Scope) -> bool:
+    if option is True:
+        return True
+    result = option(scope)
+    if inspect.isawaitable(result):
+        result = await result
+    return bool(result)
+
+
+def _wants_json(scope: Scope) -> bool:
+    """Whether ``Accept`` names ``application/json`` at least as strongly as ``text/html``."""
+    quality = {"application/json": 0.0, "text/html": 0.0}
+    for key, value in scope.get("headers", ()):
+        if key.lower() != b"accept":
+            continue
+        for item in value.decode("latin-1").split(","):
+            media, *params = (part.strip() for part in item.split(";"))
+            if media.lower() not in quality:
+                continue
+            q = 1.0
+            for param in params:
+                name, _, number = param.partition("=")
+                if name.strip().lower() == "q":
+                    try:
+                        q = float(number)
+                    except ValueError:
+                        q = 0.0
+            quality[media.lower()] = max(quality[media.lower()], q)
+    return quality["application/json"] > 0 and quality["application/json"] >= quality["text/html"]
+
+
+def _refresh(scope: Scope) -> int | None:
+    """``?refresh=N``: reload the page every N seconds (1 to 3600)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    try:
+        seconds = int(query.get("refresh", [""])[-1])
+    except ValueError:
+        return None
+    return seconds if 1 <= seconds <= MAX_REFRESH else None
+
+
+def _environment(middleware: DynamicIO) -> jinja2.Environment:
+    """The jinja2 environment of this middleware, built once (again if ``templates`` changes)."""
+    cached = middleware._status
+    if cached is not None and cached[0] == middleware.templates:
+        environment: jinja2.Environment = cached[1]
+        return environment
+    ours = _PACKAGE_TEMPLATES if _PACKAGE_TEMPLATES.is_dir() else _CHECKOUT_TEMPLATES
+    loaders: list[jinja2.BaseLoader] = []
+    if middleware.templates is not None:
+        loaders.append(jinja2.FileSystemLoader(str(middleware.templates)))
+    loaders.append(jinja2.FileSystemLoader(str(ours)))
+    # A user's status.html can {% extends "dynamic_io_asgi/status.html" %}.
+    loaders.append(jinja2.PrefixLoader({"dynamic_io_asgi": jinja2.FileSystemLoader(str(ours))}))
+    environment = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["duration"] = duration
+    environment.filters["utc"] = utc
+    middleware._status = (middleware.templates, environment)
+    return environment
+
+
+def duration(seconds: float | None) -> str:
+    """A short human duration: ``"4.2 s"``, ``"3 min 05 s"``, ``"2 h 07 min"``, ``"3 d 04 h"``."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600:02d} h"
+
+
+def utc(epoch: float) -> str:
+    """``"2025-01-31 12:00:00 UTC"`` for a ``time.time()`` value."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "text/plain",
+    *,
+    head: bool = False,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", f"{content_type}; charset=utf-8".encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -1,0 +1,194 @@
+"""Shared machinery of the benchmarks: server subprocesses, statistics, the event loop.
+
+Each benchmark script doubles as its own server: ``python benchmarks/x.py --serve VARIANT``
+builds the app for ``VARIANT`` and runs it under uvicorn on ``127.0.0.1`` with a port from the
+OS, printing ``PORT <n>`` on its stdout once it listens. The benchmark process starts one such
+subprocess per variant (so client and server never share an event loop or a core) and drives
+them with the raw Engine.IO clients of ``_eio.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import os
+import signal
+import socket
+import statistics
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed (as uvicorn would), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)  # type: ignore[no-any-return]
+
+
+def serve(app: Any, profile: str | None = None) -> None:
+    """Run ``app`` under uvicorn's defaults on 127.0.0.1:<free port> until SIGTERM.
+
+    The port is printed as ``PORT <n>`` on stdout once the socket listens. With
+    ``profile``, the whole server runs under cProfile and the stats go to that file.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    if profile is None:
+        server.run(sockets=[sock])
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+class ServerProcess:
+    """One benchmark server in its own process."""
+
+    def __init__(self, variant: str, process: asyncio.subprocess.Process, port: int) -> None:
+        self.variant = variant
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+
+    @classmethod
+    async def start(
+        cls, script: str, variant: str, *extra: str
+    ) -> ServerProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            script,
+            "--serve",
+            variant,
+            *extra,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
+            if not line.startswith(b"PORT "):
+                raise RuntimeError(f"server {variant} did not start: {line!r}")
+        except BaseException:
+            process.kill()
+            await process.wait()
+            raise
+        return cls(variant, process, int(line.split()[1]))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (Linux ``/proc``)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def servers(script: str, variants: Sequence[str], *extra: str) -> Any:
+    """Start one server subprocess per variant; yield ``{variant: ServerProcess}``."""
+    started: dict[str, ServerProcess] = {}
+    try:
+        for variant in variants:
+            started[variant] = await ServerProcess.start(script, variant, *extra)
+        yield started
+    finally:
+        for server in started.values():
+            await server.stop()
+
+
+def parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes: ``--quick`` and the hidden ``--serve``."""
+    result = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
+    result.add_argument("--quick", action="store_true", help="a short smoke run (< 30 s)")
+    result.add_argument("--serve", help=argparse.SUPPRESS)
+    return result
+
+
+def main(
+    description: str | None,
+    make_app: Callable[[str], Any],
+    bench: Callable[[argparse.Namespace], Awaitable[None]],
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Entry point of a benchmark script: serve one variant, or run the benchmark."""
+    options = parser(description)
+    if configure is not None:
+        configure(options)
+    args = options.parse_args()
+    if args.serve:
+        serve(make_app(args.serve), getattr(args, "profile_server", None))
+        return
+    run(bench(args))
+
+
+# -- statistics -----------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100), nearest rank."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, columns padded for the terminal."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])
+
+
+def machine() -> str:
+    """One line about where the numbers come from."""
+    from importlib.metadata import version
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"python {sys.version.split()[0]}, python-socketio {version('python-socketio')}, "
+        f"python-engineio {version('python-engineio')}, uvicorn {version('uvicorn')}, "
+        f"{os.cpu_count()} CPUs, load average {load:.2f}"
+    )
+
+
+SCRIPT_DIR = Path(__file__).resolve().parent

@@ -1,0 +1,199 @@
+"""Echo round trips per second: plain python-socketio against the same app behind DynamicIO.
+
+Two uvicorn servers run in their own processes: ``baseline`` is a plain
+``socketio.ASGIApp`` whose ``echo`` handler (returning its argument) is
+registered on ``/chat``; ``wrapped`` is the same server inside ``DynamicIO``
+with main host ``main.test``, where ``echo`` is also registered statically on
+``//alpha.test/chat``. Raw Engine.IO clients (``_eio.py``) in this process
+connect to ``/chat`` with ``Host: main.test`` (a main-host session) or
+``Host: alpha.test`` (an other-host session, which the baseline serves from
+its ``/chat``) and do ack'ed ``echo`` calls back to back: 1 caller, or 32
+callers each on its own Engine.IO session, over websocket or long-polling.
+Baseline and wrapped rounds alternate (same clients, same load) and the
+medians over the rounds are compared; the server's CPU time per round trip is
+read from ``/proc`` as a second, load-insensitive measure of the overhead.
+
+Run: ``.venv/bin/python benchmarks/throughput.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+
+import socketio
+from _common import ServerProcess, machine, main, median, servers, table
+from _eio import Client, http_session, open_client
+
+from dynamic_io_asgi import DynamicIO
+
+VARIANTS = ("baseline", "wrapped")
+HOSTS = {"main": "main.test", "other": "alpha.test"}
+NAMESPACE = "/chat"
+GOALS = {"websocket": 0.97, "polling": 0.95}
+
+
+def make_app(variant: str) -> object:
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    async def echo(sid: str, data: object) -> object:
+        return data
+
+    sio.on("echo", echo, namespace=NAMESPACE)
+    if variant == "baseline":
+        return socketio.ASGIApp(sio)
+    sio.on("echo", echo, namespace="//alpha.test" + NAMESPACE)
+    return DynamicIO(socketio.ASGIApp(sio), host="main.test")
+
+
+@dataclass
+class Samples:
+    rates: list[float] = field(default_factory=list)  # round trips per second
+    cpu_us: list[float] = field(default_factory=list)  # server CPU µs per round trip
+    count: int = 0
+
+
+async def one_round(
+    clients: list[Client], server: ServerProcess, duration: float, payload: str
+) -> tuple[float, float, int]:
+    """Every client calls ``echo`` back to back for ``duration`` seconds."""
+    done = 0
+
+    async def caller(client: Client) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await client.call(NAMESPACE, "echo", payload)
+            done += 1
+
+    cpu = server.cpu_seconds()
+    started = time.perf_counter()
+    deadline = started + duration
+    await asyncio.gather(*(caller(c) for c in clients))
+    elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu
+    return done / elapsed, cpu / max(done, 1) * 1e6, done
+
+
+async def run_case(
+    running: dict[str, ServerProcess],
+    transport: str,
+    callers: int,
+    host: str,
+    args: argparse.Namespace,
+) -> dict[str, Samples]:
+    payload = '{"text":"' + "x" * args.payload + '","n":1}'
+    samples = {variant: Samples() for variant in VARIANTS}
+    async with http_session() as http:
+        clients: dict[str, list[Client]] = {}
+        for variant in VARIANTS:
+            url = running[variant].url
+            clients[variant] = await asyncio.gather(
+                *(open_client(http, url, host, transport) for _ in range(callers))
+            )
+            await asyncio.gather(*(c.connect(NAMESPACE) for c in clients[variant]))
+        try:
+            for variant in VARIANTS:  # warm up both
+                await one_round(clients[variant], running[variant], args.warmup, payload)
+            for round_no in range(args.rounds):
+                order = VARIANTS if round_no % 2 == 0 else VARIANTS[::-1]
+                for variant in order:
+                    rate, cpu_us, count = await one_round(
+                        clients[variant], running[variant], args.duration, payload
+                    )
+                    samples[variant].rates.append(rate)
+                    samples[variant].cpu_us.append(cpu_us)
+                    samples[variant].count += count
+        finally:
+            for client in itertools.chain(*clients.values()):
+                await client.close()
+    return samples
+
+
+async def bench(args: argparse.Namespace) -> None:
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 2, 0.4, 0.2
+    extra = ["--profile-server", args.profile_server] if args.profile_server else []
+    script = os.path.abspath(__file__)
+    print(f"# throughput: {machine()}")
+    print(
+        f"# {args.rounds} interleaved rounds of {args.duration}s per variant and case,"
+        f" payload {args.payload} chars, raw Engine.IO clients (aiohttp)\n",
+        flush=True,
+    )
+    rows = []
+    async with servers(script, VARIANTS) as running:
+        if extra:  # profile the wrapped server only; its stats file is written at exit
+            await running["wrapped"].stop()
+            running["wrapped"] = await ServerProcess.start(script, "wrapped", *extra)
+        for transport, callers, host_kind in itertools.product(
+            args.transports, args.callers, HOSTS
+        ):
+            result = await run_case(running, transport, callers, HOSTS[host_kind], args)
+            base, wrapped = result["baseline"], result["wrapped"]
+            ratio = median(wrapped.rates) / median(base.rates)
+            goal = GOALS[transport]
+            rows.append(
+                [
+                    transport,
+                    callers,
+                    host_kind,
+                    f"{median(base.rates):,.0f}",
+                    f"{median(wrapped.rates):,.0f}",
+                    f"{ratio:.3f}" + ("" if ratio >= goal else " (< goal)"),
+                    f"{median(base.cpu_us):.0f}",
+                    f"{median(wrapped.cpu_us):.0f}",
+                    f"{median(wrapped.cpu_us) - median(base.cpu_us):+.0f}",
+                ]
+            )
+            print(
+                f"{transport:9} {callers:2} callers {host_kind:5}: ratio {ratio:.3f}"
+                f"  rounds baseline {[round(r) for r in base.rates]}"
+                f" wrapped {[round(r) for r in wrapped.rates]}",
+                flush=True,
+            )
+    print()
+    print(
+        table(
+            [
+                "transport",
+                "callers",
+                "session",
+                "baseline rt/s",
+                "wrapped rt/s",
+                "ratio",
+                "baseline CPU µs/rt",
+                "wrapped CPU µs/rt",
+                "overhead µs/rt",
+            ],
+            rows,
+        )
+    )
+    print(
+        "\nratio = median wrapped / median baseline round trips per second;"
+        " goal >= 0.97 (websocket), >= 0.95 (polling)."
+        "\nCPU µs/rt = server process CPU time (/proc, 10 ms ticks) per round trip."
+    )
+
+
+def configure(options: argparse.ArgumentParser) -> None:
+    options.add_argument("--rounds", type=int, default=7, help="interleaved rounds per variant")
+    options.add_argument("--duration", type=float, default=1.5, help="seconds per round")
+    options.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per case")
+    options.add_argument("--payload", type=int, default=64, help="characters of echoed text")
+    options.add_argument(
+        "--transports", nargs="+", default=["websocket", "polling"], choices=["websocket", "polling"]
+    )
+    options.add_argument("--callers", nargs="+", type=int, default=[1, 32])
+    options.add_argument(
+        "--profile-server",
+        metavar="FILE",
+        help="run the wrapped server under cProfile and write its stats to FILE",
+    )
+
+
+if __name__ == "__main__":
+    main(__doc__, make_app, bench, configure)
