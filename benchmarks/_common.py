@@ -58,6 +58,9 @@ def serve(app: Any, profile: str | None = None) -> None:
     if profile is None:
         server.run(sockets=[sock])
         return
+    # uvicorn re-raises the SIGTERM that stopped it once it is done; let that
+    # one through quietly so the stats are written.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     profiler = cProfile.Profile()
     profiler.enable()
     try:
@@ -116,11 +119,15 @@ class ServerProcess:
 
 
 @contextlib.asynccontextmanager
-async def servers(script: str, variants: Sequence[str], *extra: str) -> Any:
-    """Start one server subprocess per variant; yield ``{variant: ServerProcess}``."""
+async def servers(script: str, variants: Sequence[str], profile: str | None = None) -> Any:
+    """Start one server subprocess per variant; yield ``{variant: ServerProcess}``.
+
+    With ``profile``, each runs under cProfile and writes ``<profile>.<variant>.prof``.
+    """
     started: dict[str, ServerProcess] = {}
     try:
         for variant in variants:
+            extra = ["--profile-server", f"{profile}.{variant}.prof"] if profile else []
             started[variant] = await ServerProcess.start(script, variant, *extra)
         yield started
     finally:
@@ -133,6 +140,12 @@ def parser(description: str | None) -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
     result.add_argument("--quick", action="store_true", help="a short smoke run (< 30 s)")
     result.add_argument("--serve", help=argparse.SUPPRESS)
+    result.add_argument(
+        "--profile-server",
+        metavar="PREFIX",
+        help="run the servers under cProfile; stats go to PREFIX.<variant>.prof"
+        " (compare them with benchmarks/profile_diff.py)",
+    )
     return result
 
 
@@ -148,7 +161,7 @@ def main(
         configure(options)
     args = options.parse_args()
     if args.serve:
-        serve(make_app(args.serve), getattr(args, "profile_server", None))
+        serve(make_app(args.serve), args.profile_server)
         return
     run(bench(args))
 

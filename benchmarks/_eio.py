@@ -162,11 +162,14 @@ class PollingClient(Client):
             await self.send("1")
         except (ConnectionError, aiohttp.ClientError):
             pass
+        # The server answers a client's CLOSE by dropping the session, not by
+        # ending the pending GET (that would wait for the ping timeout).
         if self._reader is not None:
+            self._reader.cancel()
             try:
-                await asyncio.wait_for(self._reader, 5)
-            except asyncio.TimeoutError:
-                self._reader.cancel()
+                await self._reader
+            except asyncio.CancelledError:
+                pass
 
 
 async def open_client(

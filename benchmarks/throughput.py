@@ -54,12 +54,13 @@ def make_app(variant: str) -> object:
 class Samples:
     rates: list[float] = field(default_factory=list)  # round trips per second
     cpu_us: list[float] = field(default_factory=list)  # server CPU µs per round trip
+    busy: list[float] = field(default_factory=list)  # server, client CPU share of the round
     count: int = 0
 
 
 async def one_round(
     clients: list[Client], server: ServerProcess, duration: float, payload: str
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, tuple[float, float]]:
     """Every client calls ``echo`` back to back for ``duration`` seconds."""
     done = 0
 
@@ -70,12 +71,14 @@ async def one_round(
             done += 1
 
     cpu = server.cpu_seconds()
+    own = time.process_time()
     started = time.perf_counter()
     deadline = started + duration
     await asyncio.gather(*(caller(c) for c in clients))
     elapsed = time.perf_counter() - started
     cpu = server.cpu_seconds() - cpu
-    return done / elapsed, cpu / max(done, 1) * 1e6, done
+    own = time.process_time() - own
+    return done / elapsed, cpu / max(done, 1) * 1e6, done, (cpu / elapsed, own / elapsed)
 
 
 async def run_case(
@@ -101,12 +104,13 @@ async def run_case(
             for round_no in range(args.rounds):
                 order = VARIANTS if round_no % 2 == 0 else VARIANTS[::-1]
                 for variant in order:
-                    rate, cpu_us, count = await one_round(
+                    rate, cpu_us, count, busy = await one_round(
                         clients[variant], running[variant], args.duration, payload
                     )
                     samples[variant].rates.append(rate)
                     samples[variant].cpu_us.append(cpu_us)
                     samples[variant].count += count
+                    samples[variant].busy.append(busy)
         finally:
             for client in itertools.chain(*clients.values()):
                 await client.close()
@@ -116,7 +120,6 @@ async def run_case(
 async def bench(args: argparse.Namespace) -> None:
     if args.quick:
         args.rounds, args.duration, args.warmup = 2, 0.4, 0.2
-    extra = ["--profile-server", args.profile_server] if args.profile_server else []
     script = os.path.abspath(__file__)
     print(f"# throughput: {machine()}")
     print(
@@ -125,10 +128,7 @@ async def bench(args: argparse.Namespace) -> None:
         flush=True,
     )
     rows = []
-    async with servers(script, VARIANTS) as running:
-        if extra:  # profile the wrapped server only; its stats file is written at exit
-            await running["wrapped"].stop()
-            running["wrapped"] = await ServerProcess.start(script, "wrapped", *extra)
+    async with servers(script, VARIANTS, profile=args.profile_server) as running:
         for transport, callers, host_kind in itertools.product(
             args.transports, args.callers, HOSTS
         ):
@@ -152,7 +152,8 @@ async def bench(args: argparse.Namespace) -> None:
             print(
                 f"{transport:9} {callers:2} callers {host_kind:5}: ratio {ratio:.3f}"
                 f"  rounds baseline {[round(r) for r in base.rates]}"
-                f" wrapped {[round(r) for r in wrapped.rates]}",
+                f" wrapped {[round(r) for r in wrapped.rates]}"
+                f"  CPU share server/client {_busy(base)} and {_busy(wrapped)}",
                 flush=True,
             )
     print()
@@ -179,20 +180,24 @@ async def bench(args: argparse.Namespace) -> None:
     )
 
 
+def _busy(samples: Samples) -> str:
+    server = median([b[0] for b in samples.busy])
+    client = median([b[1] for b in samples.busy])
+    return f"{server:.0%}/{client:.0%}"
+
+
 def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--rounds", type=int, default=7, help="interleaved rounds per variant")
     options.add_argument("--duration", type=float, default=1.5, help="seconds per round")
     options.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per case")
     options.add_argument("--payload", type=int, default=64, help="characters of echoed text")
     options.add_argument(
-        "--transports", nargs="+", default=["websocket", "polling"], choices=["websocket", "polling"]
+        "--transports",
+        nargs="+",
+        default=["websocket", "polling"],
+        choices=["websocket", "polling"],
     )
     options.add_argument("--callers", nargs="+", type=int, default=[1, 32])
-    options.add_argument(
-        "--profile-server",
-        metavar="FILE",
-        help="run the wrapped server under cProfile and write its stats to FILE",
-    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import socketio
+from socketio.async_pubsub_manager import AsyncPubSubManager
 from socketio.packet import Packet
 
 from . import _retirement
@@ -139,6 +140,8 @@ class DynamicIO:
         self._patterns: list[tuple[re.Pattern[str], SetupCallback, str]] = []
         self._namespaces: dict[str, DynamicNamespace] = {}
         self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
+        # CONNECTs waiting for a namespace to be created, by full name.
+        self._admitting: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._status: Any = None
@@ -275,10 +278,17 @@ class DynamicIO:
         if nsp is None or nsp._retiring is not None:
             if full not in self._namespaces and self._is_static(full):
                 return None
+            # Until this CONNECT counts as in flight, it keeps the name occupied:
+            # the new namespace must not retire before this task resumes.
+            self._admitting[full] = self._admitting.get(full, 0) + 1
             try:
                 nsp = await self._ensure(name, session.host, auto=True)
             except NamespaceRejected as exc:
                 return exc.error_args
+            finally:
+                self._admitting[full] -= 1
+                if not self._admitting[full]:
+                    del self._admitting[full]
         if not nsp.static:
             nsp._inflight += 1
             nsp._last_connect = time.monotonic()
@@ -368,7 +378,9 @@ class DynamicIO:
 
     def _occupied(self, full: str) -> bool:
         manager = self.sio.manager
-        return full in manager.rooms or full in manager.pending_disconnect
+        return (
+            full in manager.rooms or full in manager.pending_disconnect or full in self._admitting
+        )
 
     async def _retire_loop(self) -> None:
         assert self._wake is not None
@@ -377,7 +389,10 @@ class DynamicIO:
                 list(self._namespaces.values()), time.monotonic(), self._occupied
             )
             for nsp in due:
-                await self._retire(nsp)  # type: ignore[arg-type]
+                # The retirements before it may have awaited (on_retire
+                # callbacks), and a CONNECT may have come in meanwhile: look again.
+                if nsp in _retirement.plan([nsp], time.monotonic(), self._occupied)[0]:
+                    await self._retire(nsp)  # type: ignore[arg-type]
             self._wake.clear()
             if delay is None:
                 await self._wake.wait()
@@ -393,7 +408,7 @@ class DynamicIO:
             return
         # New CONNECTs to this name wait for the end of the retirement, then
         # create a new namespace object.
-        nsp._retiring = asyncio.get_running_loop().create_future()
+        retiring = nsp._retiring = asyncio.get_running_loop().create_future()
         try:
             if disconnect:
                 for sid in nsp.sockets:
@@ -410,8 +425,14 @@ class DynamicIO:
                 del self._namespaces[nsp.fullname]
             self.retired += 1
             logger.debug("retired %s", nsp.fullname)
+        except BaseException:
+            # Interrupted (the caller of close() was cancelled, or shutdown):
+            # the namespace was not deleted, so it stays live. A done
+            # _retiring on a live namespace would make _ensure() spin.
+            nsp._retiring = None
+            raise
         finally:
-            nsp._retiring.set_result(None)
+            retiring.set_result(None)
 
     async def aclose(self) -> None:
         """Stop the retirement task (lifespan shutdown does this for you)."""
@@ -451,11 +472,22 @@ class DynamicIO:
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown":
+            if message["type"] == "lifespan.startup":
+                self._start_pubsub()
+            elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
             return message
 
         return wrapped
+
+    def _start_pubsub(self) -> None:
+        # A pub/sub manager subscribes on the first Engine.IO connection; until
+        # then this process misses the acks of its own call()s and emits with
+        # callbacks (SPEC §8). Start it now, as python-socketio would later.
+        sio = self.sio
+        if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
+            sio.manager_initialized = True
+            sio.manager.initialize()
 
     async def _engineio(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -579,7 +611,14 @@ class DynamicIO:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        eio_socket = self.sio.eio.sockets.get(session.eio_sid) if session.eio_sid else None
         await self.app({**scope, "headers": headers}, replay, send)
+        if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
+            # A client that sent CLOSE still has a long-poll GET pending, which
+            # python-engineio leaves waiting for ping_interval + ping_timeout
+            # (it holds the client's disconnect and the server's shutdown):
+            # answer it now, as the JS engine.io server does.
+            eio_socket.queue.put_nowait(None)
 
     async def _get(self, session: Session, scope: Scope, receive: Receive, send: Send) -> None:
         # Engine.IO would compress before we could read the packets: take the

@@ -67,8 +67,9 @@ async def serve_status(middleware: DynamicIO, scope: Scope, receive: Any, send: 
         await _respond(send, 400, f"Bad host: {exc}".encode(), head=head)
         return True
     status = snapshot(middleware, host)
-    vary = [] if scope["path"].endswith(".json") else [(b"vary", b"accept")]
-    if scope["path"].endswith(".json") or _wants_json(scope):
+    fixed = scope["path"].endswith(".json")  # else the Accept header decides
+    vary = [] if fixed else [(b"vary", b"accept")]
+    if fixed or _wants_json(scope):
         body = json.dumps(status, indent=2).encode("utf-8")
         await _respond(send, 200, body, "application/json", head=head, extra=vary)
         return True
@@ -288,17 +289,24 @@ def _environment(middleware: DynamicIO) -> jinja2.Environment:
 
 
 def duration(seconds: float | None) -> str:
-    """A short human duration: ``"4.2 s"``, ``"3 min 05 s"``, ``"2 h 07 min"``, ``"3 d 04 h"``."""
+    """A short human duration: ``"4.2 s"``, ``"42 s"``, ``"3 min 05 s"``, ``"2 min"``,
+    ``"2 h 07 min"``, ``"3 d 04 h"``; ``"–"`` for ``None``."""
     if seconds is None:
         return "–"
-    if seconds < 60:
+    if seconds < 10:
         return f"{seconds:.1f} s"
     whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
     if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
+        return _units(whole // 60, "min", whole % 60, "s")
     if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600:02d} h"
+        return _units(whole // 3600, "h", whole % 3600 // 60, "min")
+    return _units(whole // 86400, "d", whole % 86400 // 3600, "h")
+
+
+def _units(big: int, big_unit: str, small: int, small_unit: str) -> str:
+    return f"{big} {big_unit}" + (f" {small:02d} {small_unit}" if small else "")
 
 
 def utc(epoch: float) -> str:

@@ -221,13 +221,27 @@ async def test_events_acks_binary_and_rooms(
 
 async def test_broadcasts_reach_only_their_host(transports: list[str], serializer: str) -> None:
     app, sio, _ = build(serializer, {"host": "main.test"})
-    hosts = {"alpha-1": "alpha.test", "alpha-2": "alpha.test", "beta": "beta.test", "main": "main.test"}
-    targets = {"alpha.test": "//alpha.test/chat", "beta.test": "//beta.test/chat", "main.test": "/chat"}
+    hosts = {
+        "alpha-1": "alpha.test",
+        "alpha-2": "alpha.test",
+        "beta": "beta.test",
+        "main": "main.test",
+    }
+    targets = {
+        "alpha.test": "//alpha.test/chat",
+        "beta.test": "//beta.test/chat",
+        "main.test": "/chat",
+    }
     async with serve(app) as url, contextlib.AsyncExitStack() as stack:
         peers = {
             label: await stack.enter_async_context(
-                peer(url, {"Host": host}, namespaces=("/chat",), transports=transports,
-                     serializer=serializer)
+                peer(
+                    url,
+                    {"Host": host},
+                    namespaces=("/chat",),
+                    transports=transports,
+                    serializer=serializer,
+                )
             )
             for label, host in hosts.items()
         }
@@ -370,13 +384,18 @@ async def test_host_is_fixed_at_the_handshake() -> None:
         assert socketio_packet(ack) == ("37", "/chat", ["//alpha.test/chat", "hi"])
         # and so does the websocket the session upgrades to
         ws_url = url.replace("http", "ws") + f"{EIO_PATH}websocket&sid={session.sid}"
-        async with aiohttp.ClientSession() as aio, aio.ws_connect(ws_url, headers={"Host": "beta.test"}) as ws:
+        async with (
+            aiohttp.ClientSession() as aio,
+            aio.ws_connect(ws_url, headers={"Host": "beta.test"}) as ws,
+        ):
             await ws.send_str("2probe")
             assert await ws.receive_str(timeout=TIMEOUT) == "3probe"
             await ws.send_str("5")
             await ws.send_str('42/chat,8["echo","upgraded"]')
             assert socketio_packet(await ws.receive_str(timeout=TIMEOUT)) == (
-                "38", "/chat", ["//alpha.test/chat", "upgraded"]
+                "38",
+                "/chat",
+                ["//alpha.test/chat", "upgraded"],
             )
     assert recorder.connects == [("//alpha.test/chat", "alpha.test")]
 

@@ -223,7 +223,8 @@ def test_parse_networks(values: object, expected: tuple[object, ...]) -> None:
 
 
 @pytest.mark.parametrize(
-    "values", [["proxy.local"], ["10.0.0.0/8", "10.0.0.300"], "not an address", ["10.0.0.0/33"], [""]]
+    "values",
+    [["proxy.local"], ["10.0.0.0/8", "10.0.0.300"], "not an address", ["10.0.0.0/33"], [""]],
 )
 def test_parse_networks_names_the_option(values: object) -> None:
     with pytest.raises(ValueError, match="trusted_proxies"):

@@ -1,0 +1,171 @@
+"""Latency of a Socket.IO CONNECT to a namespace created on demand, against a static one.
+
+Two uvicorn servers run in their own processes. ``baseline`` is plain
+python-socketio with static namespaces ``/s0`` .. ``/s<K-1>``, each with three
+handlers (``connect``, ``disconnect``, ``message``) registered by ``sio.on``.
+``wrapped`` is the same server inside ``DynamicIO`` (main host ``main.test``,
+default retirement of 10 s) with ``setup_namespace("*")`` registering the same
+three handlers on every new namespace, plus the same static names.
+
+This process holds one websocket Engine.IO session per series, opened before
+timing starts, and times only the namespace CONNECT: from sending ``40/<ns>,``
+to receiving ``40/<ns>,{"sid"...``. The series, interleaved sample by sample:
+
+- ``static`` (baseline): ``/s<i>`` on plain python-socketio;
+- ``dynamic`` (wrapped): a name never used before, from an other-host session
+  (``Host: alpha.test``), so every CONNECT creates ``//alpha.test/d<n>``: setup
+  runs, handlers are installed, then the CONNECT goes through;
+- ``wrapped static``: ``/s<i>`` through the middleware from a main-host session.
+
+Each session is replaced by a fresh one after K CONNECTs (K = 250), so the
+baseline always has an unused static name and no session holds thousands of
+namespaces; the dynamic namespaces left behind retire 10 s later, as they would
+in production, while later samples run.
+
+Run: ``.venv/bin/python benchmarks/connect_latency.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import socketio
+from _common import machine, main, median, percentile, servers, table
+from _eio import WebSocketClient, http_session
+
+from dynamic_io_asgi import DynamicIO
+
+PER_SESSION = 250
+GOAL = 1.2
+
+
+def make_app(variant: str) -> object:
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    def handlers(register: Any) -> None:
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            return None
+
+        async def disconnect(sid: str, reason: str = "") -> None:
+            return None
+
+        async def message(sid: str, data: Any) -> Any:
+            return data
+
+        register("connect", connect)
+        register("disconnect", disconnect)
+        register("message", message)
+
+    for i in range(PER_SESSION):
+        handlers(lambda event, handler, name=f"/s{i}": sio.on(event, handler, namespace=name))
+    if variant == "baseline":
+        return socketio.ASGIApp(sio)
+    app = DynamicIO(socketio.ASGIApp(sio), host="main.test")
+
+    @app.setup_namespace("*")
+    async def setup(nsp: Any, match: Any) -> bool:
+        handlers(nsp.on)
+        return True
+
+    return app
+
+
+@dataclass
+class Series:
+    name: str
+    variant: str
+    host: str
+    dynamic: bool
+    latencies: list[float] = field(default_factory=list)  # seconds
+    client: WebSocketClient | None = None
+    used: int = 0
+
+
+async def sample(series: Series, http: aiohttp.ClientSession, url: str, counter: int) -> None:
+    if series.client is None or series.used == PER_SESSION:
+        if series.client is not None:
+            await series.client.close()
+        series.client = await WebSocketClient.open(http, url, series.host)
+        series.used = 0
+    namespace = f"/d{counter}" if series.dynamic else f"/s{series.used}"
+    started = time.perf_counter()
+    await series.client.connect(namespace)
+    series.latencies.append(time.perf_counter() - started)
+    series.used += 1
+
+
+async def bench(args: argparse.Namespace) -> None:
+    if args.quick:
+        args.samples = 600
+    print(f"# connect latency: {machine()}")
+    print(
+        f"# {args.samples} CONNECTs per series, interleaved; websocket sessions of"
+        f" {PER_SESSION} CONNECTs; raw Engine.IO client (aiohttp)\n",
+        flush=True,
+    )
+    all_series = [
+        Series("static (plain python-socketio)", "baseline", "main.test", dynamic=False),
+        Series("dynamic, new name (DynamicIO)", "wrapped", "alpha.test", dynamic=True),
+        Series("static through DynamicIO", "wrapped", "main.test", dynamic=False),
+    ]
+    script = os.path.abspath(__file__)
+    async with servers(
+        script, ("baseline", "wrapped"), profile=args.profile_server
+    ) as running, http_session() as http:
+        for series in all_series:  # warm up each path
+            for n in range(20):
+                await sample(series, http, running[series.variant].url, -1 - n)
+            series.latencies.clear()
+        started = time.perf_counter()
+        for i in range(args.samples):
+            # Rotate who goes first, so no series always follows the same one.
+            shift = i % len(all_series)
+            for series in itertools.islice(itertools.cycle(all_series), shift, shift + 3):
+                await sample(series, http, running[series.variant].url, i)
+        elapsed = time.perf_counter() - started
+        for series in all_series:
+            if series.client is not None:
+                await series.client.close()
+    base = all_series[0].latencies
+    rows = []
+    for series in all_series:
+        values = series.latencies
+        rows.append(
+            [
+                series.name,
+                len(values),
+                f"{median(values) * 1e6:.0f}",
+                f"{percentile(values, 99) * 1e6:.0f}",
+                f"{median(values) / median(base):.2f}",
+                f"{percentile(values, 99) / percentile(base, 99):.2f}",
+            ]
+        )
+    print(
+        table(
+            ["series", "CONNECTs", "median µs", "p99 µs", "median ratio", "p99 ratio"], rows
+        )
+    )
+    dynamic = all_series[1].latencies
+    ratio = median(dynamic) / median(base)
+    quarter = len(dynamic) // 4
+    print(
+        f"\ndynamic/static median ratio {ratio:.2f} (goal <= {GOAL}:"
+        f" {'met' if ratio <= GOAL else 'MISSED'}); ran {elapsed:.1f} s."
+        f"\ndynamic median over the first quarter {median(dynamic[:quarter]) * 1e6:.0f} µs,"
+        f" last quarter {median(dynamic[-quarter:]) * 1e6:.0f} µs"
+        f" (about {len(dynamic)} namespaces created, those older than 10 s retired)."
+    )
+
+
+def configure(options: argparse.ArgumentParser) -> None:
+    options.add_argument("--samples", type=int, default=10_000, help="CONNECTs per series")
+
+
+if __name__ == "__main__":
+    main(__doc__, make_app, bench, configure)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Three app.py processes behind nginx (sticky sessions), sharing a throw-away Redis.
+#
+#   ./run.sh            then open http://localhost:8080/ and http://alpha.localhost:8080/
+#
+# Needs redis-server, nginx and a Python with dynamic-io-asgi, uvicorn and redis installed
+# (PYTHON, default python3). Ports: PORT (nginx, 8080), REDIS_PORT (6390), APP_PORTS
+# ("8001 8002 8003"). Each process serves its own status page at /socket.io/status.
+# Ctrl-C stops everything.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-python3}
+PORT=${PORT:-8080}
+REDIS_PORT=${REDIS_PORT:-6390}
+APP_PORTS=${APP_PORTS:-8001 8002 8003}
+WORK=$(mktemp -d)
+chmod 755 "$WORK"  # nginx workers run as another user when started by root
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    >"$WORK/redis.log" &
+pids+=($!)
+
+servers=""
+n=0
+for app_port in $APP_PORTS; do
+    n=$((n + 1))
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" DYNAMIC_IO_NAME="${DYNAMIC_IO_NAME:-node} $n" \
+        DYNAMIC_IO_STATUS=1 "$PYTHON" -m uvicorn app:app --app-dir "$HERE" \
+        --host 127.0.0.1 --port "$app_port" --log-level warning &
+    pids+=($!)
+    servers="$servers server 127.0.0.1:$app_port;"
+done
+
+sed -e "s/__LISTEN__/127.0.0.1:$PORT/" -e "s/__SERVERS__/$servers/" \
+    "$HERE/nginx.conf" >"$WORK/nginx.conf"
+nginx -p "$WORK" -c "$WORK/nginx.conf" -e stderr \
+    -g "daemon off; pid $WORK/nginx.pid; error_log stderr;" &
+pids+=($!)
+
+echo "nginx on http://localhost:$PORT/ in front of ports $APP_PORTS (Redis on $REDIS_PORT)"
+wait -n  # until Ctrl-C, or until one of them stops
