@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import redis
 import socketio
+import yarl
 
 TIMEOUT = 20.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,27 +251,32 @@ async def recorded_client(
     host: str,
     namespaces: list[str],
     transports: list[str],
-    headers: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[socketio.AsyncClient, Recorder]]:
-    """A connected client of ``host`` with extra request ``headers``, recorded from the start.
+    """A connected client of ``host``, recorded from the start.
 
-    A python-socketio polling client's ``disconnect()`` waits for its pending long-poll,
-    which the server only answers at its next ping (25 s): end polling clients with
-    :func:`hang_up` first.
+    python-engineio sends extra headers with the handshake only, so ``cookies`` go
+    into the client's cookie jar, as a browser would send them: on every request.
+    A python-socketio polling client's ``disconnect()`` waits for its pending
+    long-poll, which the server only answers at its next ping (25 s): end polling
+    clients with :func:`hang_up` first.
     """
-    sio = socketio.AsyncClient(reconnection=False)
-    recorder = Recorder(sio)
-    await sio.connect(
-        url,
-        headers={"Host": host, **(headers or {})},
-        namespaces=namespaces,
-        transports=transports,
-        wait_timeout=TIMEOUT,
-    )
-    try:
-        yield sio, recorder
-    finally:
-        await sio.disconnect()
+    jar = aiohttp.CookieJar(unsafe=True)  # unsafe: also for an IP address like 127.0.0.1
+    jar.update_cookies(cookies or {}, yarl.URL(url))
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        sio = socketio.AsyncClient(reconnection=False, http_session=http)
+        recorder = Recorder(sio)
+        await sio.connect(
+            url,
+            headers={"Host": host},
+            namespaces=namespaces,
+            transports=transports,
+            wait_timeout=TIMEOUT,
+        )
+        try:
+            yield sio, recorder
+        finally:
+            await sio.disconnect()
 
 
 async def hang_up(sio: socketio.AsyncClient, url: str, full_namespace: str, namespace: str) -> None:

@@ -225,7 +225,7 @@ async def test_cookie_affinity_spreads_polling_clients_over_processes(
                         "alpha.test",
                         ["/chat"],
                         ["polling"],
-                        headers={"Cookie": f"affinity=client-{i}"},
+                        cookies={"affinity": f"client-{i}"},
                     )
                 )
                 for i in range(8)
