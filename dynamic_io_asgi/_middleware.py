@@ -435,13 +435,16 @@ class DynamicIO:
             retiring.set_result(None)
 
     async def aclose(self) -> None:
-        """Stop the retirement task (lifespan shutdown does this for you)."""
-        task, self._task = self._task, None
-        if task is not None:
+        """Stop the retirement task and any setup still running (lifespan shutdown
+        does this for you)."""
+        tasks = [task for task in (self._task, *self._creating.values()) if task is not None]
+        self._task = None
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             try:
                 await task
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, NamespaceRejected):
                 pass
 
     # -- ASGI -----------------------------------------------------------------------

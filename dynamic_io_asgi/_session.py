@@ -13,7 +13,6 @@ guessed at.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -78,7 +77,7 @@ class Session:
                 return packet if self.known else None  # an attachment: no namespace in it
             try:
                 data = base64.b64decode(packet[1:], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a character that is not ASCII
                 return None
             rewritten = await self.inbound_binary(data)
             if rewritten is None:
@@ -155,7 +154,7 @@ class Session:
                 return packet
             try:
                 binary = base64.b64decode(packet[1:])
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a character that is not ASCII
                 return None
             rewritten_binary = self.outbound_binary(binary)
             if rewritten_binary is None:

@@ -9,9 +9,12 @@ of one server, each its own origin.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -173,3 +176,52 @@ async def test_page_reaches_another_hosts_namespace_with_cors(
             assert await tab.evaluate("window.received") == ["for beta"]
         else:
             assert "//beta.test/chat" not in app.namespaces
+
+
+def load_demo() -> ModuleType:
+    """A fresh copy of examples/demo/app.py."""
+    path = Path(__file__).parent.parent / "examples" / "demo" / "app.py"
+    spec = importlib.util.spec_from_file_location("demo_app_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+async def say(tab: Any, text: str) -> None:
+    await tab.fill("#text", text)
+    await tab.press("#text", "Enter")
+    await tab.locator("#messages li", has_text=text).wait_for()
+
+
+async def test_demo_tenants_chat_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCKETIO_CLIENT_JS", str(CLIENT_JS))
+    demo = load_demo()
+    async with serve(demo.app) as url, chromium() as context:
+        tabs = {}
+        for host, nick in (("alpha.test", "ada"), ("beta.test", "bob")):
+            tabs[host] = tab = await context.new_page()
+            await tab.goto(origin(url, host) + f"/?nick={nick}#general")
+            await tab.wait_for_function("window.demo.joined")
+        alpha, beta = tabs["alpha.test"], tabs["beta.test"]
+        assert await alpha.inner_text("#fullname") == "//alpha.test/room/general"
+        assert await beta.inner_text("#fullname") == "//beta.test/room/general"
+
+        await say(alpha, "hello from alpha")
+        await say(beta, "hello from beta")
+        assert "hello from beta" not in await alpha.inner_text("#messages")
+        assert "hello from alpha" not in await beta.inner_text("#messages")
+
+        # a new room on alpha: alpha's lobby lists it, beta's does not
+        await alpha.fill("#new-room-name", "design")
+        await alpha.press("#new-room-name", "Enter")
+        await alpha.wait_for_function("window.demo.room === 'design' && window.demo.joined")
+        await alpha.locator("#rooms a[href='#design']").wait_for()
+        await say(alpha, "in design")
+        assert await beta.locator("#rooms a").all_inner_texts() == ["# general\n1"]
+        assert sorted(demo.rooms) == [
+            "//alpha.test/room/design",
+            "//alpha.test/room/general",
+            "//beta.test/room/general",
+        ]

@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import itertools
 import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
@@ -39,10 +40,11 @@ _loaded = itertools.count()
 
 def load_example(name: str) -> ModuleType:
     """A fresh copy of ``examples/<name>.py`` (its server state is its own)."""
-    module_name = f"example_{name}_{next(_loaded)}"
+    module_name = f"example_{name.replace('/', '_')}_{next(_loaded)}"
     spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -315,3 +317,47 @@ async def test_forwarded_host_with_proxy_headers_middleware(
             assert (answer["host"], answer["client"]) == expected
         finally:
             await sio.disconnect()
+
+
+# -- the demo's choice of Socket.IO client -----------------------------------------------------
+
+CDN = "https://cdn.socket.io/4.8.1/socket.io.min.js"
+LOCAL = "/vendor/socket.io.min.js"
+CLIENT_CHOICES = [
+    # (SOCKETIO_CLIENT_JS, the script the page loads, what /vendor/socket.io.min.js serves)
+    ("unset", LOCAL, 200),  # tests/js/node_modules is installed
+    ("cdn", CDN, 404),
+    ("a missing file", CDN, 404),
+    ("a file", LOCAL, 200),
+]
+
+
+@pytest.mark.parametrize(("choice", "script", "vendor_status"), CLIENT_CHOICES)
+async def test_demo_loads_the_client_from_a_local_copy_or_the_cdn(
+    choice: str,
+    script: str,
+    vendor_status: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    demo = load_example("demo/app")
+    custom = tmp_path / "socket.io.min.js"
+    custom.write_text("/* a local copy */")
+    values = {"cdn": "cdn", "a missing file": str(tmp_path / "missing.js"), "a file": str(custom)}
+    if choice in values:
+        monkeypatch.setenv("SOCKETIO_CLIENT_JS", values[choice])
+    else:
+        monkeypatch.delenv("SOCKETIO_CLIENT_JS", raising=False)
+        if not demo.LOCAL_CLIENT.is_file():
+            pytest.skip("tests/js/node_modules missing (run scripts/bootstrap.sh)")
+    async with serve(demo.app) as url, httpx.AsyncClient(base_url=url) as http:
+        page = await http.get("/", headers={"Host": "alpha.localhost:8000"})
+        vendor = await http.get(LOCAL)
+        css = await http.get("/static/demo.css")
+    assert page.status_code == 200
+    assert f'<script src="{script}"' in page.text
+    assert ('integrity="sha384-' in page.text) == (script == CDN)
+    assert vendor.status_code == vendor_status
+    if choice == "a file":
+        assert vendor.text == "/* a local copy */"
+    assert css.status_code == 200

@@ -7,6 +7,7 @@ short retirements (tenths of a second).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -44,18 +45,33 @@ async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None
 
 
 class Recorder:
-    """A ``"*"`` setup that records namespaces, their disconnects and retirements."""
+    """A ``"*"`` setup that records namespaces, their disconnects and retirements.
 
-    def __init__(self, app: DynamicIO) -> None:
+    :param retirement: what setup sets ``nsp.retirement`` to, by full name.
+    :param connect: a connect handler for every namespace.
+    """
+
+    def __init__(
+        self,
+        app: DynamicIO,
+        retirement: dict[str, float | None] | None = None,
+        connect: Callable[..., Any] | None = None,
+    ) -> None:
         self.created: list[DynamicNamespace] = []
         self.disconnected: dict[str, float] = {}
         self.retired: dict[str, asyncio.Future[float]] = {}
+        self.retirement = retirement or {}
+        self.connect = connect
         app.setup_namespace("*", self.setup)
 
     def setup(self, nsp: DynamicNamespace, match: re.Match[str]) -> None:
         self.created.append(nsp)
         full = nsp.fullname
         self.retired[full] = asyncio.get_running_loop().create_future()
+        if full in self.retirement:
+            nsp.retirement = self.retirement[full]
+        if self.connect is not None:
+            nsp.on("connect", self.connect)
         nsp.on("echo", lambda sid, data: data)
 
         @nsp.on("disconnect")
@@ -163,15 +179,7 @@ def refuse_raising(sid: str, environ: dict[str, Any]) -> None:
 async def test_refused_first_connect_still_retires(connect: Callable[..., Any]) -> None:
     retirement = 0.3
     app, sio = make_app(retirement)
-    recorder = Recorder(app)
-    original = recorder.setup
-
-    def setup(nsp: DynamicNamespace, match: re.Match[str]) -> None:
-        original(nsp, match)
-        nsp.on("connect", connect)
-
-    app._patterns.clear()
-    app.setup_namespace("*", setup)
+    recorder = Recorder(app, connect=connect)
     async with serve(app) as url:
         refused = time.monotonic()
         with pytest.raises(socketio.exceptions.ConnectionError):
@@ -181,6 +189,21 @@ async def test_refused_first_connect_still_retires(connect: Callable[..., Any]) 
         assert traces(app, sio, "/no") == []
     assert retired - refused >= retirement
     assert "/no" not in recorder.disconnected  # no disconnect event for a refused connect
+
+
+async def test_setup_sets_the_retirement() -> None:
+    app, sio = make_app(30.0)
+    recorder = Recorder(app, retirement={"/fast": 0.2, "/forever": None, "/inf": math.inf})
+    async with serve(app) as url:
+        async with client(url, MAIN, namespaces=["/fast", "/forever", "/inf", "/default"]):
+            pass
+        await until(lambda: "/fast" in recorder.disconnected)
+        retired = await recorder.retirement_of("/fast")
+        assert retired - recorder.disconnected["/fast"] >= 0.2
+        await asyncio.sleep(window(0.2))
+        assert sorted(app.namespaces) == ["/default", "/forever", "/inf"]
+        assert app.namespaces["/forever"].retirement == math.inf
+        assert app.namespaces["/default"].retirement == 30.0
 
 
 async def test_main_root_and_static_namespaces_never_retire() -> None:
@@ -530,31 +553,30 @@ async def test_no_leak_after_thousands_of_namespaces() -> None:
 
     before = server_state(app, sio)
     async with serve(app) as url:
-        clients = [client(url, host) for host in hosts]
-        joiners = [Joiner(await c.__aenter__()) for c in clients]
+        async with contextlib.AsyncExitStack() as stack:
+            joiners = [Joiner(await stack.enter_async_context(client(url, h))) for h in hosts]
 
-        async def churn(joiner: Joiner, host: str) -> None:
-            for start in range(0, per_host, batch):
-                names = [f"/n{i}" for i in range(start, start + batch)]
-                await joiner.join(names)
-                c = joiner.client
-                answers = await asyncio.gather(
-                    *(c.call("echo", 1, namespace=name, timeout=TIMEOUT) for name in names)
-                )
-                assert answers == [[name, 1] for name in names]
-                await joiner.leave(names)
+            async def churn(joiner: Joiner) -> None:
+                for start in range(0, per_host, batch):
+                    names = [f"/n{i}" for i in range(start, start + batch)]
+                    await joiner.join(names)
+                    c = joiner.client
+                    answers = await asyncio.gather(
+                        *(c.call("echo", 1, namespace=name, timeout=TIMEOUT) for name in names)
+                    )
+                    assert answers == [[name, 1] for name in names]
+                    await joiner.leave(names)
 
-        await asyncio.gather(*(churn(j, host) for j, host in zip(joiners, hosts, strict=True)))
-        roots = sorted(f"//{host}/" for host in hosts)
-        # Everything but the roots the live connections hold retires, and the
-        # live Engine.IO sessions forget the retired namespaces' sessions.
-        await until(lambda: sorted(app.namespaces) == roots, timeout=30)
-        assert app.created == len(hosts) * (per_host + 1)
-        assert app.retired == len(hosts) * per_host
-        sessions = server_state(app, sio)["eio sessions"]
-        assert all(set(names) <= set(roots) for names in sessions.values())
-        for c in clients:
-            await c.__aexit__(None, None, None)
+            await asyncio.gather(*(churn(joiner) for joiner in joiners))
+            roots = sorted(f"//{host}/" for host in hosts)
+            # Everything but the roots the live connections hold retires, and
+            # the live Engine.IO sessions forget the retired namespaces' sessions.
+            await until(lambda: sorted(app.namespaces) == roots, timeout=30)
+            assert app.created == len(hosts) * (per_host + 1)
+            assert app.retired == len(hosts) * per_host
+            sessions = server_state(app, sio)["eio sessions"]
+            assert len(sessions) == len(hosts)
+            assert all(set(names) <= set(roots) for names in sessions.values())
         await until(lambda: app.namespaces == {} and not sio.eio.sockets, timeout=30)
         assert server_state(app, sio) == before
     assert app.retired == app.created

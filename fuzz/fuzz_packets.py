@@ -1,0 +1,498 @@
+"""Fuzz target: host parsing, packet headers and the per-session packet streams.
+
+Run it with atheris (``pip install -e '.[fuzz]'``)::
+
+    .venv/bin/python fuzz/fuzz_packets.py fuzz/corpus -max_total_time=600
+
+:func:`check` is the whole target and needs no atheris: the regression tests
+replay the corpus and fuzz it with hypothesis through the same function.
+
+Input format, chosen so that seed files are readable and so that every byte
+string means something: the first line is the raw Host value (UTF-8), the
+second a set of option letters, and each further line one record whose first
+character says what the rest of the line is::
+
+    m  msgpack serializer        M  the session is on the main host
+    r  every CONNECT is refused   (options)
+
+    w  a websocket text frame from the client     p  a polling POST body from the client
+    W  a websocket binary frame from the client   s  a text packet from the server
+    S  a binary packet from the server            g  a polling payload from the server
+    k  a Socket.IO packet for the pure functions  K  msgpack bytes for the pure functions
+
+Binary records are Python escapes (``\\x0a``) so that they can hold newlines.
+
+Properties checked for every input:
+
+- only the documented exceptions escape: ``BadHost`` from ``normalize_host``,
+  ``ValueError`` from ``parse_header`` and ``msgpack_to_server``; the session's
+  coroutines never suspend on anything but the admit/refuse stubs;
+- a normalised host is a fixed point, holds no character that python-socketio's
+  decoder treats specially, and round-trips through ``fullname``/``split_fullname``;
+- ``parse_header`` reads every packet as ``socketio.packet.Packet`` does;
+- every client packet the session lets through is read by python-engineio as a
+  string and by python-socketio (``Packet``/``MsgPackPacket``) in a namespace
+  that starts with the session's ``prefix + "/"`` (on the main host: not with
+  ``//``), with type, ack id, attachments and data unchanged, and every
+  CONNECT the server reads was admitted under the name the client meant;
+- every server packet that reaches the client is of the session's host, in
+  the client's short name, and the attachments of a dropped packet never
+  reach the client.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    # Instrument the package for coverage before anything below imports it.
+    import atheris
+
+    with atheris.instrument_imports(include=["dynamic_io_asgi"]):
+        import dynamic_io_asgi._session  # noqa: F401
+
+import base64
+import codecs
+import warnings
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from engineio import packet as eio_packet
+from socketio.msgpack_packet import MsgPackPacket
+from socketio.packet import Packet
+
+from dynamic_io_asgi._hosts import BadHost, fullname, normalize_host, split_fullname
+from dynamic_io_asgi._packets import (
+    client_namespace,
+    msgpack_to_client,
+    msgpack_to_server,
+    parse_header,
+    to_client,
+    to_server,
+)
+from dynamic_io_asgi._session import MARK_TEXT, Session
+
+FALLBACK_HOST = "a.test"
+OPEN = '0{"sid":"fuzz","upgrades":["websocket"],"pingTimeout":20000,"pingInterval":25000}'
+REFUSED = {"message": "refused by the fuzz target"}
+HOST_SPECIALS = frozenset(",?/#@ \\\"'")
+CONNECT, BINARY_EVENT, BINARY_ACK = 0, 5, 6
+
+
+class PropertyError(AssertionError):
+    """A property of the middleware does not hold for this input."""
+
+
+def expect(condition: bool, message: str, *details: object) -> None:
+    if not condition:
+        raise PropertyError(message + "".join(f"\n  {d!r}" for d in details))
+
+
+@dataclass
+class Stubs:
+    """The admit/refuse coroutines of a Session, recording what they were asked."""
+
+    refuse_all: bool
+    admitted: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    async def admit(self, session: Session, name: str) -> dict[str, Any] | None:
+        self.admitted.append(name)
+        return REFUSED if self.refuse_all else None
+
+    async def refuse(self, session: Session, name: str, error: dict[str, Any]) -> None:
+        self.refused.append(name)
+
+
+def drive(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that awaits nothing but the stubs, without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise PropertyError("a session coroutine suspended: it awaits more than admit/refuse")
+
+
+# -- input ------------------------------------------------------------------------
+
+
+def _binary(record: bytes) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "invalid escape sequence"
+        try:
+            return codecs.escape_decode(record)[0]  # type: ignore[no-any-return]
+        except ValueError:
+            return record
+
+
+def check(data: bytes) -> None:
+    """The fuzz target: run one input through everything, check every property."""
+    head, _, rest = data.partition(b"\n")
+    options, _, body = rest.partition(b"\n")
+    host = check_host(head)
+    if b"M" in options:
+        host = None
+    elif host is None:
+        host = FALLBACK_HOST
+    use_msgpack = b"m" in options
+    stubs = Stubs(refuse_all=b"r" in options)
+    session = Session(host, msgpack=use_msgpack, admit=stubs.admit, refuse=stubs.refuse)
+    stream = OutboundStream(session)
+    for line in body.split(b"\n") if body else ():
+        kind, record = line[:1], line[1:]
+        if kind in (b"w", b"p", b"s", b"g", b"k"):
+            try:
+                text = record.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # the middleware refuses such bodies; engineio skips such frames
+        if kind == b"w":
+            check_inbound_text(session, stubs, text)
+        elif kind == b"p":
+            for packet in text.split("\x1e"):
+                check_inbound_text(session, stubs, packet)
+        elif kind == b"W":
+            check_inbound_binary(session, stubs, _binary(record))
+        elif kind == b"s":
+            stream.text(text)
+        elif kind == b"g":
+            for packet in text.split("\x1e"):
+                stream.text(packet)
+        elif kind == b"S":
+            stream.binary(_binary(record))
+        elif kind == b"k":
+            check_packet_functions(text, session.prefix)
+        elif kind == b"K":
+            check_msgpack_functions(_binary(record), session.prefix)
+
+
+# -- hosts ------------------------------------------------------------------------
+
+
+def check_host(raw: bytes) -> str | None:
+    """``normalize_host`` of the raw Host value; ``None`` when it is refused."""
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # get_host() refuses a Host that is not UTF-8
+    try:
+        host = normalize_host(value)
+    except BadHost:
+        return None
+    expect(bool(host) and host.isascii(), "normalised host is empty or not ASCII", value, host)
+    expect(not HOST_SPECIALS & set(host), "normalised host holds a special character", host)
+    expect(host == host.lower() and not host.endswith("."), "host not canonical", host)
+    expect(normalize_host(host) == host, "normalize_host is not idempotent", value, host)
+    for name in ("/", "/x", "/x/y"):
+        expect(split_fullname(fullname(name, host)) == (name, host), "fullname ambiguous", host)
+    return host
+
+
+# -- pure packet functions ---------------------------------------------------------
+
+
+def server_packet(text: str | bytes, packet_class: type[Packet] = Packet) -> Packet | None:
+    """The packet as python-socketio decodes it, ``None`` where it raises."""
+    try:
+        return packet_class(encoded_packet=text)
+    except Exception:
+        return None
+
+
+def check_packet_functions(text: str, prefix: str | None) -> None:
+    try:
+        packet_type, attachments, start, end = parse_header(text)
+    except ValueError:
+        # Packet("") is not decoded at all (an EVENT to "/"): the session drops it.
+        expect(
+            not text or server_packet(text) is None,
+            "parse_header raised, python-socketio did not",
+            text,
+        )
+        return
+    namespace = client_namespace(text, start, end)
+    decoded = server_packet(text)
+    if decoded is not None:
+        seen = (decoded.packet_type, decoded.attachment_count, decoded.namespace or "/")
+        expect(
+            seen == (packet_type, attachments, namespace),
+            "parse_header reads a packet unlike python-socketio",
+            text,
+            seen,
+            (packet_type, attachments, namespace),
+        )
+    if prefix is not None and not namespace.startswith("//"):
+        check_rewrite(text, to_server(text, start, end, prefix), prefix, namespace)
+        back, _ = to_client(to_server(text, start, end, prefix), prefix)
+        if decoded is not None and namespace == (decoded.namespace or "/"):
+            expect(back is not None, "to_client drops the session's own packet", text)
+    to_client(text, prefix)
+
+
+def check_msgpack_functions(data: bytes, prefix: str | None) -> None:
+    try:
+        packet_type, namespace, rewritten = msgpack_to_server(data, prefix)
+    except ValueError:
+        return
+    expect(namespace.startswith("/"), "msgpack namespace does not start with /", data)
+    check_msgpack_rewrite(data, rewritten, prefix, namespace)
+    back = msgpack_to_client(rewritten, prefix)
+    if not namespace.startswith("//") or prefix is not None:
+        expect(back is not None, "msgpack_to_client drops the session's own packet", data)
+    msgpack_to_client(data, prefix)
+
+
+# -- client to server --------------------------------------------------------------
+
+
+def check_inbound_text(session: Session, stubs: Stubs, packet: str) -> None:
+    admitted = len(stubs.admitted)
+    result = drive(session.inbound_text(packet))
+    if result is None:
+        return
+    expect(isinstance(result, str) and result[:1] == packet[:1], "kind changed", packet, result)
+    try:
+        eio = eio_packet.Packet(encoded_packet=result)
+    except Exception:
+        return  # the server drops what it can't decode
+    if eio.packet_type != eio_packet.MESSAGE:
+        expect(result == packet, "a non-message Engine.IO packet was changed", packet, result)
+        return
+    if eio.binary:
+        if session.msgpack:
+            check_server_msgpack(session, stubs, packet, eio.data, admitted)
+        else:
+            expect(result == packet, "an attachment was changed", packet, result)
+        return
+    expect(not session.msgpack, "a text message passed to a msgpack server", packet)
+    expect(isinstance(eio.data, str), "python-engineio JSON-decodes a message", packet, eio.data)
+    decoded = server_packet(eio.data)
+    if decoded is None:
+        return
+    full = decoded.namespace or "/"
+    expect_own(session, full, packet, result)
+    check_rewrite(packet[1:], result[1:], session.prefix, None)
+    if decoded.packet_type == CONNECT:
+        expect(
+            stubs.admitted[admitted:] == [short_name(session, full)],
+            "the server reads a CONNECT that was not admitted under its name",
+            packet,
+            stubs.admitted[admitted:],
+        )
+
+
+def check_inbound_binary(session: Session, stubs: Stubs, data: bytes) -> None:
+    admitted = len(stubs.admitted)
+    result = drive(session.inbound_binary(data))
+    if result is None:
+        return
+    expect(isinstance(result, bytes), "a binary message became text", data, result)
+    if session.msgpack:
+        check_server_msgpack(session, stubs, data, result, admitted)
+    else:
+        expect(result == data, "an attachment was changed", data, result)
+
+
+def check_server_msgpack(
+    session: Session, stubs: Stubs, original: object, data: bytes, admitted: int
+) -> None:
+    decoded = server_packet(data, MsgPackPacket)
+    if decoded is None:
+        return
+    full = decoded.namespace
+    expect(isinstance(full, str), "msgpack nsp is not a string", original, full)
+    expect_own(session, full, original, data)
+    if decoded.packet_type == CONNECT:
+        expect(
+            stubs.admitted[admitted:] == [short_name(session, full)],
+            "the server reads a msgpack CONNECT that was not admitted under its name",
+            original,
+            stubs.admitted[admitted:],
+        )
+
+
+def expect_own(session: Session, full: str, original: object, result: object) -> None:
+    if session.prefix is None:
+        expect(not full.startswith("//"), "a main-host client reached //", original, result)
+    else:
+        expect(
+            full.startswith(session.prefix + "/"),
+            "a client reached a namespace outside its host",
+            original,
+            result,
+            full,
+        )
+
+
+def short_name(session: Session, full: str) -> str:
+    return full if session.prefix is None else full[len(session.prefix) :]
+
+
+def check_rewrite(original: str, rewritten: str, prefix: str | None, namespace: str | None) -> None:
+    """python-socketio reads ``rewritten`` as ``original`` with the prefix added."""
+    before, after = server_packet(original), server_packet(rewritten)
+    expect(
+        (before is None) == (after is None),
+        "the rewrite changes whether python-socketio can decode the packet",
+        original,
+        rewritten,
+    )
+    if before is None or after is None:
+        return
+    want = (before.namespace or "/") if prefix is None else prefix + (before.namespace or "/")
+    expect(
+        (after.packet_type, after.attachment_count, after.id, after.data, after.namespace or "/")
+        == (before.packet_type, before.attachment_count, before.id, before.data, want),
+        "the rewrite changes more than the namespace",
+        original,
+        rewritten,
+    )
+    if namespace is not None:
+        expect(namespace == (before.namespace or "/"), "client_namespace disagrees", original)
+
+
+def check_msgpack_rewrite(original: bytes, rewritten: bytes, prefix: str | None, name: str) -> None:
+    before = server_packet(original, MsgPackPacket)
+    after = server_packet(rewritten, MsgPackPacket)
+    expect(before is not None and after is not None, "msgpack packet undecodable", original)
+    assert before is not None and after is not None
+    expect(before.namespace == name, "msgpack_to_server reads another nsp", original, name)
+    want = name if prefix is None else prefix + name
+    expect(
+        (after.packet_type, after.id, after.namespace) == (before.packet_type, before.id, want),
+        "the msgpack rewrite changes more than nsp",
+        original,
+        rewritten,
+    )
+
+
+# -- server to client --------------------------------------------------------------
+
+
+class OutboundStream:
+    """Feeds server packets to a session and checks what reaches the client.
+
+    Models python-socketio's client side: after a binary packet's header, its
+    ``n`` attachments follow as binary messages; those of a dropped header must
+    be dropped too, and the others must pass.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.pending = 0  # attachments of the last header still to come
+        self.pending_dropped = False
+        self.scratch = Session(
+            session.host, msgpack=session.msgpack, admit=session._admit, refuse=session._refuse
+        )
+        for each in (session, self.scratch):
+            each.outbound_text(OPEN)  # the first packet of every session
+            expect(each.eio_sid == "fuzz", "the OPEN packet was not read")
+
+    def text(self, packet: str) -> None:
+        session = self.session
+        if packet[:1] == "b":
+            self._attachment(packet, session.outbound_text(packet))
+            return
+        if packet[:2] == "4" + MARK_TEXT:
+            return  # the middleware's own packets; the server never writes \x00
+        decoded = server_packet(packet[1:]) if packet[:1] == "4" and packet[1:] else None
+        if packet[:1] == "4" and not session.msgpack and (decoded is None or self.pending):
+            # The server never writes a packet it can't read, nor anything
+            # between a packet and its attachments: no exception, but keep it
+            # out of the stream whose attachments are followed.
+            self.scratch.outbound_text(packet)
+            return
+        result = session.outbound_text(packet)
+        if packet[:1] != "4" or session.msgpack:
+            if packet[:1] == "4":
+                expect(result is None, "a text message reached a msgpack client", packet)
+            else:
+                expect(result == packet, "a non-message packet was changed", packet, result)
+            return
+        assert decoded is not None
+        full = decoded.namespace or "/"
+        own = full.startswith(session.prefix + "/") if session.prefix else not full.startswith("//")
+        binary = decoded.packet_type in (BINARY_EVENT, BINARY_ACK)
+        if not own:
+            expect(result is None, "another host's packet reached the client", packet, result)
+        else:
+            expect(result is not None, "the session's own packet was dropped", packet)
+            assert result is not None
+            seen = server_packet(result[1:])
+            expect(seen is not None, "the client can't decode its packet", packet, result)
+            assert seen is not None
+            expect(
+                (seen.namespace or "/") == short_name(session, full)
+                and (seen.packet_type, seen.id, seen.data, seen.attachment_count)
+                == (decoded.packet_type, decoded.id, decoded.data, decoded.attachment_count),
+                "the client reads another packet than the server wrote",
+                packet,
+                result,
+            )
+        if binary and decoded.attachment_count:
+            self.pending = decoded.attachment_count
+            self.pending_dropped = not own
+
+    def binary(self, data: bytes) -> None:
+        if data[:1] == b"\xc1":
+            return  # the middleware's own packets: msgpack never writes 0xc1
+        session = self.session
+        result = session.outbound_binary(data)
+        if session.msgpack:
+            self._msgpack(data, result)
+        else:
+            self._attachment(data, result)
+
+    def _attachment(self, packet: str | bytes, result: str | bytes | None) -> None:
+        session = self.session
+        if session.msgpack:
+            if isinstance(packet, str):
+                try:
+                    data = base64.b64decode(packet[1:])
+                except ValueError:  # binascii.Error, or not ASCII
+                    return
+                if data[:1] == b"\xc1":
+                    return
+                self._msgpack(data, None if result is None else base64.b64decode(result[1:]))
+            return
+        if self.pending:
+            self.pending -= 1
+            if self.pending_dropped:
+                expect(result is None, "an attachment of a dropped packet passed", packet)
+                return
+        expect(result == packet, "an attachment was changed or dropped", packet, result)
+
+    def _msgpack(self, data: bytes, result: bytes | str | None) -> None:
+        decoded = server_packet(data, MsgPackPacket)
+        if decoded is None:
+            return  # the server never writes what it can't read
+        if not isinstance(decoded.namespace, str):
+            expect(result is None, "a msgpack packet without a name reached the client", data)
+            return
+        full = decoded.namespace
+        prefix = self.session.prefix
+        own = full.startswith(prefix + "/") if prefix else not full.startswith("//")
+        if not own:
+            expect(result is None, "another host's msgpack packet reached the client", data)
+            return
+        expect(isinstance(result, bytes), "the session's own msgpack packet was dropped", data)
+        assert isinstance(result, bytes)
+        seen = server_packet(result, MsgPackPacket)
+        expect(
+            seen is not None and seen.namespace == short_name(self.session, full),
+            "the msgpack client reads another namespace",
+            data,
+            result,
+        )
+
+
+def main() -> None:
+    import atheris
+
+    atheris.Setup(sys.argv, check)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
