@@ -46,6 +46,7 @@ from dynamic_io_asgi import DynamicIO
 
 GOAL_LIVE = 4096
 GOAL_GROWTH = 1 << 20
+CHECKPOINTS = 5
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 Register = Callable[[str, Callable[..., Any]], Any]
@@ -148,12 +149,17 @@ async def server_memory(
 
 
 async def cycles(
-    http: aiohttp.ClientSession, url: str, names: Callable[[int], str], count: int
+    http: aiohttp.ClientSession,
+    url: str,
+    names: Callable[[int], str],
+    count: int,
+    first: int = 0,
 ) -> None:
-    """CONNECT + DISCONNECT ``names(i)`` for i < count over one websocket session."""
+    """CONNECT + DISCONNECT ``names(i)`` for ``first <= i < first + count`` over one
+    websocket session."""
     client = await WebSocketClient.open(http, url, "alpha.test")
     try:
-        for i in range(count):
+        for i in range(first, first + count):
             await client.connect(names(i))
             await client.disconnect(names(i))
     finally:
@@ -236,7 +242,8 @@ async def timed(label: str, work: Awaitable[Any]) -> Any:
 async def bench(args: argparse.Namespace) -> None:
     live_n = 2_000 if args.quick else args.live
     churn_n = 10_000 if args.quick else args.churn
-    client_n = 1_000 if args.quick else args.client_cycles
+    client_n = 1_000 if args.quick else args.client_live
+    client_churn = 1_000 if args.quick else args.client_churn
     print(f"# memory: {machine()}")
     rows_live: list[list[object]] = []
     rows_churn: list[list[object]] = []
@@ -273,11 +280,24 @@ async def bench(args: argparse.Namespace) -> None:
             url = running[variant].url
             await cycles(http, url, warm_name if variant == "churn" else static_name, 500)
             start = await server_memory(http, url, idle)
-            work = cycles(http, url, names, client_n)
-            await timed(f"{client_n:,} client cycles, {variant}", work)
-            end = await server_memory(http, url, idle)
+            trend = []
+            started = time.perf_counter()
+            chunk = client_churn // CHECKPOINTS
+            for i in range(CHECKPOINTS):  # growth that goes on shows as a trend
+                await cycles(http, url, names, chunk, first=i * chunk)
+                end = await server_memory(http, url, idle)
+                trend.append(end)
+            print(
+                f"  {chunk * CHECKPOINTS:,} client cycles, {variant}:"
+                f" {time.perf_counter() - started:.1f} s; growth at each"
+                f" {chunk:,}: traced {[r['traced'] - start['traced'] for r in trend]},"
+                f" RSS {[r['rss'] - start['rss'] for r in trend]}",
+                flush=True,
+            )
             for kind, measure in (("traced", "tracemalloc"), ("rss", "RSS")):
-                rows_churn.append([label, client_n, measure, f"{end[kind] - start[kind]:+,}"])
+                rows_churn.append(
+                    [label, chunk * CHECKPOINTS, measure, f"{end[kind] - start[kind]:+,}"]
+                )
             if end["namespaces"]:
                 print(f"  warning: {end['namespaces']} namespaces left on {variant}")
 
@@ -300,7 +320,10 @@ def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--live", type=int, default=10_000, help="live namespaces (of())")
     options.add_argument("--churn", type=int, default=100_000, help="of()+close() cycles")
     options.add_argument(
-        "--client-cycles", type=int, default=10_000, help="client CONNECT cycles per server"
+        "--client-live", type=int, default=10_000, help="namespaces made by client CONNECTs"
+    )
+    options.add_argument(
+        "--client-churn", type=int, default=30_000, help="client create-and-retire cycles"
     )
     options.add_argument("--sites", type=int, default=12, help="allocation sites to list")
 

@@ -10,7 +10,7 @@ import math
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,7 +35,7 @@ __all__ = ["DynamicIO", "NamespaceRejected"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]

@@ -242,7 +242,6 @@ async def serve_without_proxy_headers(app: Any) -> AsyncIterator[str]:
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(TIMEOUT):
         while not server.started:

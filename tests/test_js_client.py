@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import re
 import shutil
@@ -61,6 +62,7 @@ class NodeClient:
         self.output: list[str] = []
         self._reports: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
+        self._refs = itertools.count(1)
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -106,7 +108,7 @@ class NodeClient:
 
     async def call(self, socket_id: str, event: str, *args: Any) -> list[Any]:
         """Emit with an ack and return the ack's arguments."""
-        ref = id(args)
+        ref = next(self._refs)
         await self.send("emit", id=socket_id, event=event, args=list(args), ack=ref)
         ack = await self.expect("ack", ref=ref)
         assert ack["error"] is None, ack
@@ -235,10 +237,11 @@ async def test_hosts_see_only_their_own_messages(transport: str) -> None:
         for socket_id in ("a1", "a2"):
             await node.expect("message", id=socket_id, name="shout")
         # the server emits to the same short name on every host, then a marker
-        for host in (None, "alpha.test", "beta.test"):
-            await (await app.of("/chat", host)).emit("news", host or "main")
-        for host in (None, "alpha.test", "beta.test"):
-            await (await app.of("/chat", host)).emit("done")
+        tenants = (None, "alpha.test", "beta.test")
+        for tenant in tenants:
+            await (await app.of("/chat", tenant)).emit("news", tenant or "main")
+        for tenant in tenants:
+            await (await app.of("/chat", tenant)).emit("done")
         for socket_id in sockets:
             await node.expect("message", id=socket_id, name="done")
 

@@ -6,11 +6,11 @@ async def test_dbg():
     async def dump():
         await asyncio.sleep(8)
         for t in asyncio.all_tasks():
-            t.print_stack(limit=3)
+            t.print_stack(limit=6)
     d = asyncio.create_task(dump())
     async with serve(app) as url:
         print("served", flush=True)
-        async with peer(url, {}, transports=["polling"]) as p:
+        async with peer(sio, url, {}, transports=["polling"]) as p:
             print("connected", flush=True)
             for namespace in ("/", "/chat"):
                 sid = p.sid(namespace)

@@ -1,0 +1,567 @@
+"""Hostile clients: raw Engine.IO / Socket.IO bytes that no well-behaved client sends.
+
+Each test talks to a real uvicorn server over a raw websocket (aiohttp with a
+``Host`` header) or raw long-polling, sends something malformed, oversized or
+sly, checks the answer, and then checks the two things that must hold after
+every attack: a well-behaved python-socketio client on another host is still
+served, and nothing is left behind (``sio.handlers``, ``manager.rooms``,
+Engine.IO sessions and ``app.namespaces`` are back to their baseline once the
+attack's namespaces retired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import msgpack
+import pytest
+import socketio
+from _raw import build_request, exchange
+from conftest import TIMEOUT, client, serve
+
+from dynamic_io_asgi import DynamicIO, DynamicNamespace
+
+MAIN = "main.test"
+HOST = "evil.test"
+GOOD = "good.test"
+PATH = "/socket.io/?EIO=4&transport="
+MAX_BODY = 20_000
+RETIREMENT = 0.2
+SETUP_TIMEOUT = 0.5
+INVALID = '{"message":"Invalid namespace"}'
+PLACEHOLDER = '{"_placeholder":true,"num":0}'
+
+
+class Server:
+    """The app under attack and what it records."""
+
+    def __init__(self, serializer: str = "default") -> None:
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            serializer=serializer,
+            max_http_buffer_size=MAX_BODY,
+            async_handlers=False,  # packets of one connection are handled in order
+        )
+        self.app = DynamicIO(
+            socketio.ASGIApp(self.sio),
+            host=MAIN,
+            retirement=RETIREMENT,
+            setup_timeout=SETUP_TIMEOUT,
+        )
+        self.main_connects: list[str] = []
+        self.hung: list[str] = []
+        self.cancelled: list[str] = []
+        self.app.setup_namespace("*", self.setup)
+        self.app.setup_namespace(re.compile(r"\A//[^/]+/hang"), self.hang)
+
+        @self.sio.on("connect", namespace="/x")
+        def main_x(sid: str, environ: dict[str, Any]) -> None:
+            self.main_connects.append(sid)
+
+    def setup(self, nsp: DynamicNamespace, match: re.Match[str]) -> bool:
+        nsp.on("echo", lambda sid, data=None: data)
+        return nsp.name != "/refuse"
+
+    async def hang(self, nsp: DynamicNamespace, match: re.Match[str]) -> None:
+        self.hung.append(nsp.fullname)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.cancelled.append(nsp.fullname)
+
+    def state(self) -> dict[str, Any]:
+        """Everything that must return to its baseline."""
+        sio = self.sio
+        return {
+            "handlers": sorted(sio.handlers),
+            "namespace_handlers": sorted(sio.namespace_handlers),
+            "rooms": sorted(sio.manager.rooms),
+            "pending_disconnect": sorted(sio.manager.pending_disconnect),
+            "callbacks": sorted(sio.manager.callbacks),
+            "eio_sockets": len(sio.eio.sockets),
+            "environ": len(sio.environ),
+            "binary_packets": len(sio._binary_packet),
+            "namespaces": sorted(self.app.namespaces),
+        }
+
+
+@contextlib.asynccontextmanager
+async def attacked(serializer: str = "default") -> AsyncIterator[tuple[Server, str]]:
+    """A served app; on exit, the well-behaved client and the leak check."""
+    server = Server(serializer)
+    baseline = server.state()
+    async with serve(server.app) as url:
+        yield server, url
+        await well_behaved(url, serializer)
+        await until(lambda: server.state() == baseline, server, baseline)
+
+
+async def well_behaved(url: str, serializer: str) -> None:
+    async with client(url, GOOD, namespaces=["/", "/chat"], serializer=serializer) as good:
+        assert await good.call("echo", "hi", namespace="/chat", timeout=TIMEOUT) == "hi"
+        assert await good.call("echo", [1], namespace="/", timeout=TIMEOUT) == [1]
+
+
+async def until(
+    predicate: Callable[[], bool], server: Server | None = None, baseline: Any = None
+) -> None:
+    """Wait for ``predicate`` (checked every 20 ms) for at most TIMEOUT seconds."""
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while not predicate():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        if server is not None:
+            assert server.state() == baseline, "leaked"
+        raise
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_errors() -> Iterator[list[logging.LogRecord]]:
+    """No request may end in an unhandled exception (uvicorn logs those)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+    assert not [r.getMessage() for r in records]
+
+
+# -- raw clients ----------------------------------------------------------------------
+
+
+class RawWebSocket:
+    """A websocket-only Engine.IO session; pings are answered, frames kept in order."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, *frames: str | bytes) -> None:
+        for frame in frames:
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)
+
+    async def receive(self) -> str | bytes:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = await self.ws.receive()
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    if message.data == "2":
+                        await self.ws.send_str("3")
+                        continue
+                    return str(message.data)
+                if message.type is aiohttp.WSMsgType.BINARY:
+                    return bytes(message.data)
+                raise ConnectionError(f"websocket closed: {message.type!r} {message.data!r}")
+
+    async def expect(self, prefix: str) -> list[str | bytes]:
+        """Everything received up to and including the first text starting with ``prefix``."""
+        seen: list[str | bytes] = []
+        while True:
+            frame = await self.receive()
+            seen.append(frame)
+            if isinstance(frame, str) and frame.startswith(prefix):
+                return seen
+
+
+class RawPolling:
+    """A polling-only Engine.IO session over aiohttp."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, host: str) -> None:
+        self.http = http
+        self.url = url
+        self.headers = {"Host": host, "Content-Type": "text/plain;charset=UTF-8"}
+        self.received: list[str] = []
+
+    async def post(self, body: str | bytes) -> int:
+        data = body.encode() if isinstance(body, str) else body
+        async with self.http.post(self.url, data=data, headers=self.headers) as response:
+            await response.read()
+            return response.status
+
+    async def expect(self, prefix: str) -> list[str]:
+        """Long-poll until a packet starting with ``prefix`` arrived; all packets so far."""
+        async with asyncio.timeout(TIMEOUT):
+            while not any(p.startswith(prefix) for p in self.received):
+                async with self.http.get(self.url, headers=self.headers) as response:
+                    assert response.status == 200
+                    for packet in (await response.text()).split("\x1e"):
+                        if packet == "2":
+                            await self.post("3")
+                        self.received.append(packet)
+        return self.received
+
+
+@contextlib.asynccontextmanager
+async def raw_ws(url: str, host: str = HOST) -> AsyncIterator[RawWebSocket]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url + PATH + "websocket", headers={"Host": host}) as ws,
+    ):
+        raw = RawWebSocket(ws)
+        opening = await raw.receive()
+        assert isinstance(opening, str) and opening.startswith('0{"sid"'), opening
+        yield raw
+
+
+@contextlib.asynccontextmanager
+async def raw_polling(url: str, host: str = HOST) -> AsyncIterator[RawPolling]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + PATH + "polling", headers={"Host": host}) as response:
+            opening = await response.text()
+        assert opening.startswith('0{"sid"'), opening
+        sid = json.loads(opening[1:])["sid"]
+        raw = RawPolling(http, f"{url}{PATH}polling&sid={sid}", host)
+        try:
+            yield raw
+        finally:
+            await raw.post("1")  # CLOSE: the session goes away now
+
+
+def connected(frames: list[Any], namespace: str) -> bool:
+    head = "40" if namespace == "/" else f"40{namespace},"
+    return any(isinstance(f, str) and f.startswith(head + '{"sid"') for f in frames)
+
+
+# -- malformed packets -----------------------------------------------------------------
+
+MALFORMED = [
+    "",
+    "4",
+    "4x",
+    "4{",
+    "4 40/x,",
+    "4-",
+    "4-1",
+    "42-",
+    "4452-/chat",
+    "49/x,",  # an unknown Socket.IO type
+    "4412345678901-/x,",  # more attachment digits than python-socketio reads
+    "43/chat,1",  # an ACK nobody waits for
+    "43/chat,99999999999999999999999999[1]",
+    "42/chat," + "1" * 101 + '["echo"]',  # an ack id longer than the decoder reads
+    "42/chat,[",
+    '42/chat,["echo"',
+    "41/never,",  # DISCONNECT from a namespace never joined
+    "40/chat,{",  # CONNECT with broken auth JSON
+    "9",  # an unknown Engine.IO type
+    "x",
+    "7",
+    "b",  # a base64 attachment of nothing
+    "b!!!",
+    "\u0664" + '0/x,',  # an Arabic-Indic four: int() reads a MESSAGE, the middleware does not
+    "4\u00b2/x,",  # a superscript two: isdigit(), but int() raises
+    "4\u0662\u0662/x,",  # an Arabic-Indic two type and a two-digit ack id
+    "4\x00",
+    "4\ud7ff",
+    "2probe",
+    "5",
+    "6",
+]
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_malformed_packets(transport: str) -> None:
+    async with attacked() as (server, url):
+        if transport == "websocket":
+            async with raw_ws(url) as ws:
+                await ws.send("40/chat,", *MALFORMED, "40/after,")
+                assert connected(await ws.expect("40/after,"), "/after")
+        else:
+            async with raw_polling(url) as polling:
+                assert await polling.post("40/chat,") == 200
+                for packet in MALFORMED:
+                    assert await polling.post(packet) == 200
+                assert await polling.post("40/after,") == 200
+                assert connected(await polling.expect("40/after,"), "/after")
+        assert server.main_connects == []
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        # One attachment too many: the spare one reaches the server as a packet.
+        [f'451-/chat,1["echo",{PLACEHOLDER}]', b"\x01", b"\x02"],
+        # One too few: the next text message becomes the missing attachment.
+        [f'452-/chat,1["echo",{PLACEHOLDER},{PLACEHOLDER}]', b"\x01", "40/swallowed,"],
+        # Attachments without a header.
+        [b"\x01\x02", b"", b"40/x,"],
+        # A header for a namespace the client never joined, then its attachment.
+        [f'451-/elsewhere,["echo",{PLACEHOLDER}]', b"\x03"],
+        # A header of another host's namespace (dropped) and its attachment.
+        [f'451-//{GOOD}/chat,["echo",{PLACEHOLDER}]', b"\x04"],
+        # An attachment count the server reads and will wait for for ever.
+        [f'49999999999-/chat,["echo",{PLACEHOLDER}]', b"\x05", b"\x06"],
+        # A count on a type that has no attachments.
+        [f'421-/chat,7["echo",{PLACEHOLDER}]', b"\x07"],
+    ],
+    ids=["too-many", "too-few", "no-header", "not-joined", "other-host", "huge", "on-event"],
+)
+async def test_attachments(frames: list[str | bytes]) -> None:
+    async with attacked() as (server, url):
+        async with raw_ws(url) as ws:
+            await ws.send("40/chat,")
+            assert connected(await ws.expect("40/chat,"), "/chat")
+            await ws.send(*frames)
+            # The connection is still read: a DISCONNECT and a new CONNECT get through
+            # (unless the server waits for attachments; then they are swallowed).
+            await ws.send("41/chat,", "40/later,")
+        async with raw_ws(url) as ws:
+            await ws.send("40/chat,", '42/chat,1["echo","still"]')
+            assert '43/chat,1["still"]' in await ws.expect("43/chat,")
+
+
+async def test_attachments_over_polling() -> None:
+    async with attacked() as (server, url), raw_polling(url) as polling:
+        assert await polling.post("40/chat,") == 200
+        await polling.expect("40/chat,")
+        body = "\x1e".join(
+            [f'451-/chat,1["echo",{PLACEHOLDER}]', "bAQID", "bBAUG", "b", "40/next,"]
+        )
+        assert await polling.post(body) == 200
+        assert await polling.post('42/chat,2["echo","ok"]') == 200
+        assert '43/chat,2["ok"]' in await polling.expect("43/chat,2")
+
+
+# -- oversized bodies ------------------------------------------------------------------
+
+
+async def test_oversized_polling_body_is_refused_before_it_is_read() -> None:
+    async with attacked() as (server, url), raw_polling(url) as polling:
+        sid_url = polling.url.removeprefix(url)
+        headers = [
+            (b"Host", HOST.encode()),
+            (b"Content-Type", b"text/plain;charset=UTF-8"),
+            (b"Content-Length", b"50000000"),
+        ]
+        # 50 MB announced, a little over the limit sent: the answer comes anyway.
+        partial = b"42/chat," + b"x" * (MAX_BODY + 1000)
+        response = await exchange(url, build_request("POST", sid_url, headers, partial))
+        assert response.status == 413
+        chunked = [
+            (b"Host", HOST.encode()),
+            (b"Transfer-Encoding", b"chunked"),
+        ]
+        chunk = b"x" * (MAX_BODY // 4)
+        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(5)) + b"0\r\n\r\n"
+        response = await exchange(url, build_request("POST", sid_url, chunked, body))
+        assert response.status == 413
+        # The session itself is still usable.
+        assert await polling.post("40/chat,") == 200
+        await polling.expect("40/chat,")
+
+
+async def test_oversized_websocket_frame_closes_only_that_connection() -> None:
+    async with attacked() as (server, url):
+        async with raw_ws(url) as ws:
+            await ws.send("40/chat,")
+            await ws.expect("40/chat,")
+            await ws.send('42/chat,["echo","' + "x" * (2 * MAX_BODY) + '"]')
+            with pytest.raises(ConnectionError):
+                await ws.expect("never")
+        await until(lambda: not server.sio.eio.sockets)
+
+
+async def test_body_that_is_not_utf8_or_jsonp() -> None:
+    async with attacked() as (server, url), raw_polling(url) as polling:
+        assert await polling.post(b"40/chat,\xff\xfe") == 400
+        assert await polling.post("d=40%2Fchat%2C") == 400
+        async with polling.http.get(polling.url + "&j=0", headers=polling.headers) as response:
+            assert response.status == 400
+
+
+# -- names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", [HOST, MAIN])
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_connect_to_another_hosts_namespace(host: str, transport: str) -> None:
+    names = [f"//{GOOD}/x", "//other/x", f"//{HOST}/x", "//", "///x", f"//{GOOD}/x?y=1"]
+    async with attacked() as (server, url):
+        packets = [f"40{name}," for name in names] + ["40/ok,"]
+        if transport == "websocket":
+            async with raw_ws(url, host) as ws:
+                await ws.send(*packets)
+                seen: list[Any] = await ws.expect("40/ok,")
+        else:
+            async with raw_polling(url, host) as polling:
+                assert await polling.post("\x1e".join(packets)) == 200
+                seen = await polling.expect("40/ok,")
+        for name in names:
+            assert f"44{name},{INVALID}" in seen
+        assert not [full for full in server.app.namespaces if "/x" in full]
+
+
+@pytest.mark.parametrize(
+    ("packet", "answer"),
+    [
+        ("40/chat?x=1,", "40/chat,"),
+        ("40/chat?to=//good.test/chat,", "40/chat,"),
+        ("40/?x=1,", '40{"sid"'),
+        ("40/q?,", "40/q,"),
+        ("40/a?b,c", "40/a,"),  # the query ends at the comma; "c" is broken JSON: no answer
+        ("40//good.test/chat?x,", f"44//good.test/chat,{INVALID}"),
+        ("40/x?//y,", "40/x,"),
+    ],
+)
+async def test_queries_in_namespace_names(packet: str, answer: str) -> None:
+    async with attacked() as (server, url), raw_ws(url) as ws:
+        await ws.send(packet, "40/sentinel,")
+        seen = await ws.expect("40/sentinel,")
+        if packet == "40/a?b,c":
+            assert not any(str(f).startswith("40/a,") for f in seen)
+        else:
+            assert any(isinstance(f, str) and f.startswith(answer) for f in seen), seen
+        assert all(full.startswith(f"//{HOST}/") for full in server.app.namespaces)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ['4"0/x,"', '4"0//main.test/x,"', '4["0/x,"]', '4{"0":"/x"}', "4true", "4null", '4 "0/x,"'],
+)
+async def test_engineio_json_messages_are_dropped(message: str) -> None:
+    """python-engineio JSON-decodes a MESSAGE whose data does not start with a digit:
+    ``4"0/x,"`` would reach python-socketio as the text ``0/x,``, never rewritten."""
+    async with attacked() as (server, url), raw_ws(url) as ws:
+        await ws.send(message, "40/sentinel,")
+        seen = await ws.expect("40/sentinel,")
+        assert len(seen) == 1, seen
+        assert server.main_connects == []
+        assert all(full.startswith(f"//{HOST}/") for full in server.app.namespaces)
+
+
+@pytest.mark.parametrize(
+    ("packet", "answer"),
+    [
+        ("4\u0660/digits,", "40/digits,"),  # int("٠") == 0: a CONNECT, as the server reads it
+        ("4\u0660//good.test/x,", f"44//good.test/x,{INVALID}"),
+        ("4\u06f0/persian,", "40/persian,"),
+        ("4\u00b2/super,", None),  # "²".isdigit() but int("²") raises: dropped
+        ("4\u2070/super,", None),
+        ("\u0664" + "0/eio,", None),  # an Engine.IO type only int() reads: dropped
+    ],
+)
+async def test_non_ascii_digits_as_types(packet: str, answer: str | None) -> None:
+    async with attacked() as (server, url), raw_ws(url) as ws:
+        await ws.send(packet, "40/sentinel,")
+        seen = await ws.expect("40/sentinel,")
+        if answer is None:
+            assert len(seen) == 1, seen
+        else:
+            assert any(isinstance(f, str) and f.startswith(answer) for f in seen), seen
+        assert server.main_connects == []
+
+
+# -- many namespaces -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("transport", "count"), [("websocket", 2000), ("polling", 400)])
+async def test_thousands_of_namespaces_from_one_client_all_retire(
+    transport: str, count: int
+) -> None:
+    names = [f"/n{i}" for i in range(count)]
+    async with attacked() as (server, url):
+        if transport == "websocket":
+            async with raw_ws(url) as ws:
+                await ws.send(*[f"40{name}," for name in names])
+                seen: list[Any] = await ws.expect(f"40{names[-1]},")
+                assert len(server.app.namespaces) >= count
+        else:
+            async with raw_polling(url) as polling:
+                for start in range(0, count, 16):  # python-engineio decodes 16 a payload
+                    batch = names[start : start + 16]
+                    assert await polling.post("\x1e".join(f"40{n}," for n in batch)) == 200
+                seen = await polling.expect(f"40{names[-1]},")
+                assert len(server.app.namespaces) >= count
+        assert all(connected(seen, name) for name in names)
+        assert server.app.created >= count
+    assert server.app.retired == server.app.created
+
+
+# -- setup that hangs ------------------------------------------------------------------
+
+
+async def test_hanging_setup_times_out_and_frees_the_namespace() -> None:
+    async with attacked() as (server, url):
+        async with raw_ws(url) as first, raw_ws(url) as second:
+            started = asyncio.get_running_loop().time()
+            # Two CONNECTs to the same hanging name share one setup.
+            await first.send("40/hang/a,")
+            await second.send("40/hang/a,", "40/chat,")
+            # While setup hangs, other hosts are served.
+            await well_behaved(url, "default")
+            for ws in (first, second):
+                assert f"44/hang/a,{INVALID}" in await ws.expect("44/hang/a,")
+            assert asyncio.get_running_loop().time() - started >= SETUP_TIMEOUT * 0.9
+            assert connected(await second.expect("40/chat,"), "/chat")
+        assert server.hung == [f"//{HOST}/hang/a"]
+        assert server.cancelled == [f"//{HOST}/hang/a"]
+        assert f"//{HOST}/hang/a" not in server.app.namespaces
+        assert f"//{HOST}/hang/a" not in server.sio.handlers
+        # A later CONNECT runs setup again (and is refused again).
+        async with raw_ws(url) as ws:
+            await ws.send("40/hang/a,")
+            assert f"44/hang/a,{INVALID}" in await ws.expect("44/hang/a,")
+        assert len(server.hung) == 2
+
+
+async def test_refused_setup_leaves_nothing() -> None:
+    async with attacked() as (server, url), raw_ws(url) as ws:
+        await ws.send(*["40/refuse,"] * 20, "40/sentinel,")
+        seen = await ws.expect("40/sentinel,")
+        assert seen.count(f"44/refuse,{INVALID}") == 20
+        assert f"//{HOST}/refuse" not in server.app.namespaces
+
+
+# -- msgpack -----------------------------------------------------------------------------
+
+
+def packed(packet_type: int, nsp: Any, data: Any = None, **extra: Any) -> bytes:
+    result: bytes = msgpack.dumps({"type": packet_type, "nsp": nsp, "data": data, **extra})
+    return result
+
+
+async def test_msgpack_hostile_packets() -> None:
+    async with attacked("msgpack") as (server, url), raw_ws(url) as ws:
+        await ws.send(
+            b"",
+            b"\xc1",
+            b"\x93\x01\x02\x03",
+            msgpack.dumps({"type": 0}),
+            packed(0, None),
+            packed(0, 7),
+            packed(0, "chat"),
+            packed(0, f"//{GOOD}/chat"),
+            packed(0.0, "/float"),
+            packed(0, "/ok"),
+            "40/text,",  # text Socket.IO packets mean nothing to a msgpack server
+            "bé",  # base64 that is not ASCII
+            "b!!",
+        )
+        seen = []
+        while not any(isinstance(f, bytes) and msgpack.loads(f).get("nsp") == "/ok" for f in seen):
+            seen.append(await ws.receive())
+        answers = [msgpack.loads(f) for f in seen if isinstance(f, bytes)]
+        assert {"type": 4, "nsp": f"//{GOOD}/chat", "data": {"message": "Invalid namespace"}} in [
+            {k: a.get(k) for k in ("type", "nsp", "data")} for a in answers
+        ]
+        assert all(full.startswith(f"//{HOST}/") for full in server.app.namespaces)
+
+
+async def test_msgpack_polling_base64_that_is_not_ascii() -> None:
+    async with attacked("msgpack") as (server, url), raw_polling(url) as polling:
+        assert await polling.post("bé") == 200
+        assert await polling.post("b" + "\u0660" * 8) == 200
