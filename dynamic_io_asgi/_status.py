@@ -12,7 +12,7 @@ import inspect
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["serve_status", "snapshot"]
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
