@@ -17,6 +17,8 @@ to receiving ``40/<ns>,{"sid"...``. The series, interleaved sample by sample:
   runs, handlers are installed, then the CONNECT goes through;
 - ``wrapped static``: ``/s<i>`` through the middleware from a main-host session.
 
+Consecutive CONNECTs are 2 ms apart, so that work a CONNECT leaves behind in
+one server does not compete for the 2 cores with the next CONNECT's server.
 Each session is replaced by a fresh one after K CONNECTs (K = 250), so the
 baseline always has an unused static name and no session holds thousands of
 namespaces; the dynamic namespaces left behind retire 10 s later, as they would
@@ -28,6 +30,7 @@ Run: ``.venv/bin/python benchmarks/connect_latency.py [--quick]``
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import os
 import time
@@ -105,8 +108,8 @@ async def bench(args: argparse.Namespace) -> None:
         args.samples = 600
     print(f"# connect latency: {machine()}")
     print(
-        f"# {args.samples} CONNECTs per series, interleaved; websocket sessions of"
-        f" {PER_SESSION} CONNECTs; raw Engine.IO client (aiohttp)\n",
+        f"# {args.samples} CONNECTs per series, interleaved, {args.gap * 1e3:g} ms apart;"
+        f" websocket sessions of {PER_SESSION} CONNECTs; raw Engine.IO client (aiohttp)\n",
         flush=True,
     )
     all_series = [
@@ -128,6 +131,9 @@ async def bench(args: argparse.Namespace) -> None:
             shift = i % len(all_series)
             for series in itertools.islice(itertools.cycle(all_series), shift, shift + 3):
                 await sample(series, http, running[series.variant].url, i)
+                # Let the server finish what the CONNECT left it to do, so the
+                # next CONNECT (often to the other server) does not share a core with it.
+                await asyncio.sleep(args.gap)
         elapsed = time.perf_counter() - started
         for series in all_series:
             if series.client is not None:
@@ -165,6 +171,9 @@ async def bench(args: argparse.Namespace) -> None:
 
 def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--samples", type=int, default=10_000, help="CONNECTs per series")
+    options.add_argument(
+        "--gap", type=float, default=0.002, help="seconds of rest after each CONNECT"
+    )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ traced bytes after ``gc.collect()``), process figures from RSS (``/proc``).
    then ``await nsp.close()``, 100,000 times with new names (``retirement=0``),
    measured once under tracemalloc and once without it (RSS only).
 4. Create-and-retire by real clients: CONNECT then DISCONNECT of a new name on a
-   ``retirement=0`` server, N times, waiting at the end until every namespace has
-   retired; the baseline is plain python-socketio doing the same CONNECT +
-   DISCONNECT cycles on one static namespace.
+   ``retirement=0`` server, 30,000 times in 5 chunks, each followed by a wait
+   until every namespace has retired and a reading of the server's figures (so
+   growth that goes on shows as a trend, and a plateau as one); the baseline is
+   plain python-socketio doing the same CONNECT + DISCONNECT cycles on one static
+   namespace.
 
 Goals (issue 4): < 4 KB per live namespace, < 1 MB growth over 100,000 cycles.
 

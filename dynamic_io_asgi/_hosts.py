@@ -84,7 +84,7 @@ def normalize_host(value: str) -> str:
 def _check_port(rest: str, *, allow_empty: bool) -> None:
     if not rest and allow_empty:
         return
-    if not rest.startswith(":") or not _PORT.match(rest[1:]):
+    if not rest.startswith(":") or not _PORT.match(rest[1:]) or int(rest[1:]) > 65535:
         raise BadHost("bad port in host")
 
 

@@ -43,6 +43,11 @@ SetupCallback = Callable[[DynamicNamespace, "re.Match[str]"], Any]
 HostOption = str | re.Pattern[str] | bool | None
 
 SESSION_KEY = "dynamic_io_asgi.session"
+#: Engine.IO packets no client sends in a polling POST: OPEN, PING, NOOP. python-engineio
+#: answers each by closing the session and then waiting, inside that POST, for a GET to
+#: drain the session's queue; without one the request and the session hang for ever
+#: (a closing session has no ping timeout). So they are dropped here.
+_NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
 _ANY = re.compile(r".*", re.S)
 
 
@@ -599,6 +604,8 @@ class DynamicIO:
         if text:
             kept = []
             for packet in text.split("\x1e"):
+                if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
+                    continue
                 rewritten = await session.inbound_text(packet)
                 if rewritten is not None:
                     kept.append(rewritten)

@@ -8,6 +8,7 @@ sizes); these helpers write the request bytes as given over
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,7 @@ async def read_response(reader: asyncio.StreamReader) -> RawResponse:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int((await reader.readline()).split(b";")[0], 16)
         if size == 0:
@@ -123,3 +124,58 @@ def socketio_packet(packet: str) -> tuple[str, str, Any]:
     digits = len(rest) - len(rest.lstrip("0123456789"))
     data = json.loads(rest[digits:]) if rest[digits:] else None
     return kind + rest[:digits], namespace, data
+
+
+# -- a Socket.IO session over raw Engine.IO polling ---------------------------------------
+
+Message = str | bytes  # the data of one Engine.IO MESSAGE: text, or binary
+
+
+def engineio_headers(host: bytes | None, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    headers = [(b"Host", host)] if host is not None else []
+    return [*headers, *extra, (b"Connection", b"close")]
+
+
+async def polling_handshake(url: str, host: bytes) -> str:
+    """Open an Engine.IO session over polling; its sid."""
+    request = build_request("GET", EIO_PATH + "polling", engineio_headers(host))
+    response = await exchange(url, request)
+    assert response.status == 200, response.body
+    sid: str = open_packet(response.text)["sid"]
+    return sid
+
+
+async def polling_send(url: str, sid: str, host: bytes, messages: list[Message]) -> RawResponse:
+    """POST Engine.IO MESSAGEs (binary ones as ``b`` + base64) to a polling session."""
+    body = RECORD_SEPARATOR.join(
+        "b" + base64.b64encode(message).decode() if isinstance(message, bytes) else "4" + message
+        for message in messages
+    ).encode()
+    headers = engineio_headers(
+        host,
+        (b"Content-Type", b"text/plain;charset=UTF-8"),
+        (b"Content-Length", str(len(body)).encode()),
+    )
+    return await exchange(url, build_request("POST", f"{EIO_PATH}polling&sid={sid}", headers, body))
+
+
+async def polling_receive(url: str, sid: str, host: bytes) -> list[Message]:
+    """One polling GET: the MESSAGEs it carried (pings answered, NOOPs skipped)."""
+    request = build_request("GET", f"{EIO_PATH}polling&sid={sid}", engineio_headers(host))
+    response = await exchange(url, request)
+    assert response.status == 200, response.body
+    messages: list[Message] = []
+    for packet in split_payload(response.text):
+        if packet.startswith("b"):
+            messages.append(base64.b64decode(packet[1:]))
+        elif packet.startswith("4"):
+            messages.append(packet[1:])
+        elif packet == "2":
+            await polling_send_raw(url, sid, host, "3")
+    return messages
+
+
+async def polling_send_raw(url: str, sid: str, host: bytes, payload: str) -> RawResponse:
+    body = payload.encode()
+    headers = engineio_headers(host, (b"Content-Length", str(len(body)).encode()))
+    return await exchange(url, build_request("POST", f"{EIO_PATH}polling&sid={sid}", headers, body))

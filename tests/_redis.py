@@ -40,6 +40,15 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports on 127.0.0.1 that were free a moment ago."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
     """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -196,7 +205,7 @@ def start_cluster(folder: Path, redis_url: str, count: int, **env: str) -> list[
 
 async def control(url: str, action: str, **body: Any) -> Any:
     """POST ``/control/<action>`` to a server process; its JSON answer."""
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as http:
         async with http.post(f"{url}/control/{action}", json=body) as response:
             answer = await response.json()
             if response.status != 200:

@@ -115,6 +115,7 @@ def test_normalize_host(value: str, expected: str) -> None:
         # ports
         "a.test:",
         "a.test:http",
+        "a.test:65536",
         "a.test:8o",
         "a.test:-1",
         "a.test:123456",

@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from _redis import (
     control,
     eventually,
     free_port,
+    free_ports,
     hang_up,
     recorded_client,
     start_cluster,
@@ -90,7 +92,6 @@ class Nginx:
 
     def _listening(self) -> bool:
         assert self.process is not None
-        import socket
 
         def connects() -> bool:
             if self.process is None or self.process.poll() is not None:
@@ -252,8 +253,7 @@ async def test_cookie_affinity_spreads_polling_clients_over_processes(
 async def run_sh(tmp_path: Path) -> AsyncIterator[tuple[str, list[str], int, int]]:
     """``examples/multiprocess/run.sh`` on free ports; yields nginx's URL, the apps' URLs,
     the Redis port and the script's process group."""
-    port, redis_port = free_port(), free_port()
-    app_ports = [free_port() for _ in range(3)]
+    port, redis_port, *app_ports = free_ports(5)
     env = {
         **os.environ,
         "PYTHON": sys.executable,

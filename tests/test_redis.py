@@ -317,7 +317,7 @@ async def test_a_redis_restart_is_survived(
         await on1.wait_for("news", "local")
         redis.start(redis.port)
         # The managers reconnect with backoff: re-send until something gets through.
-        print("attempts", await until_delivered(p1, on2, "p1 to p2"))
+        await until_delivered(p1, on2, "p1 to p2")
         await until_delivered(p2, on1, "p2 to p1")
         await eventually(lambda: redis.subscribers() == 2, "both processes to subscribe again")
         # Once, not twice: each process has exactly one subscription again.

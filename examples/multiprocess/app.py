@@ -131,8 +131,11 @@ async def control(action: str, body: dict[str, Any]) -> Any:
     if action == "disconnect":
         await sio.disconnect(body["sid"], namespace=namespace)
         return {"process": NAME}
-    if action == "close":  # the whole connection of a socket of this process
-        await sio.eio.disconnect(sio.manager.eio_sid_from_sid(body["sid"], namespace))
+    if action == "close":  # the whole Engine.IO connection of a socket of this process
+        eio_sid = sio.manager.eio_sid_from_sid(body["sid"], namespace)
+        # Not sio.eio.disconnect(): it waits until a long-poll has taken the CLOSE
+        # packet, for ever if the client's next poll comes after the close.
+        await sio.eio.sockets[eio_sid].close(wait=False)
         return {"process": NAME}
     if action == "state":
         return {
