@@ -18,7 +18,7 @@ import signal
 import socket
 import statistics
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +35,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         import uvloop
     except ImportError:
         return asyncio.run(main)
-    return uvloop.run(main)  # type: ignore[no-any-return]
+    return uvloop.run(main)
 
 
 def serve(app: Any, profile: str | None = None) -> None:
@@ -50,9 +50,7 @@ def serve(app: Any, profile: str | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-    )
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     if profile is None:
@@ -79,9 +77,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{port}"
 
     @classmethod
-    async def start(
-        cls, script: str, variant: str, *extra: str
-    ) -> ServerProcess:
+    async def start(cls, script: str, variant: str, *extra: str) -> ServerProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             script,
@@ -152,7 +148,7 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 def main(
     description: str | None,
     make_app: Callable[[str], Any],
-    bench: Callable[[argparse.Namespace], Awaitable[None]],
+    bench: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
     configure: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
     """Entry point of a benchmark script: serve one variant, or run the benchmark."""

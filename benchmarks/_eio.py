@@ -172,9 +172,7 @@ class PollingClient(Client):
                 pass
 
 
-async def open_client(
-    http: aiohttp.ClientSession, url: str, host: str, transport: str
-) -> Client:
+async def open_client(http: aiohttp.ClientSession, url: str, host: str, transport: str) -> Client:
     """An Engine.IO session over ``transport`` (``"websocket"`` or ``"polling"``)."""
     if transport == "websocket":
         return await WebSocketClient.open(http, url, host)

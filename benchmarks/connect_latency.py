@@ -71,11 +71,11 @@ def make_app(variant: str) -> object:
         return socketio.ASGIApp(sio)
     app = DynamicIO(socketio.ASGIApp(sio), host="main.test")
 
-    @app.setup_namespace("*")
     async def setup(nsp: Any, match: Any) -> bool:
         handlers(nsp.on)
         return True
 
+    app.setup_namespace("*", setup)
     return app
 
 
@@ -118,9 +118,10 @@ async def bench(args: argparse.Namespace) -> None:
         Series("static through DynamicIO", "wrapped", "main.test", dynamic=False),
     ]
     script = os.path.abspath(__file__)
-    async with servers(
-        script, ("baseline", "wrapped"), profile=args.profile_server
-    ) as running, http_session() as http:
+    async with (
+        servers(script, ("baseline", "wrapped"), profile=args.profile_server) as running,
+        http_session() as http,
+    ):
         for series in all_series:  # warm up each path
             for n in range(20):
                 await sample(series, http, running[series.variant].url, -1 - n)
@@ -152,11 +153,7 @@ async def bench(args: argparse.Namespace) -> None:
                 f"{percentile(values, 99) / percentile(base, 99):.2f}",
             ]
         )
-    print(
-        table(
-            ["series", "CONNECTs", "median µs", "p99 µs", "median ratio", "p99 ratio"], rows
-        )
-    )
+    print(table(["series", "CONNECTs", "median µs", "p99 µs", "median ratio", "p99 ratio"], rows))
     dynamic = all_series[1].latencies
     ratio = median(dynamic) / median(base)
     quarter = len(dynamic) // 4

@@ -75,11 +75,11 @@ def dynamic_app(retirement: float | None, **options: Any) -> DynamicIO:
     sio = socketio.AsyncServer(async_mode="asgi")
     app = DynamicIO(socketio.ASGIApp(sio, **options), host="main.test", retirement=retirement)
 
-    @app.setup_namespace("*")
     async def setup(nsp: Any, match: Any) -> bool:
         register_handlers(nsp.on)
         return True
 
+    app.setup_namespace("*", setup)
     return app
 
 
@@ -129,7 +129,7 @@ def make_app(variant: str) -> object:
 
     if variant == "baseline":
         sio = socketio.AsyncServer(async_mode="asgi")
-        register_handlers(lambda event, handler: sio.on(event, handler, namespace="/c"))
+        register_handlers(on_namespace(sio, "/c"))
         holder["sio"] = sio
         return socketio.ASGIApp(sio, other_asgi_app=report)
     app = dynamic_app(None if variant == "live" else 0.0, other_asgi_app=report)
@@ -204,11 +204,20 @@ async def live_of(count: int) -> tuple[int, tracemalloc.Snapshot, tracemalloc.Sn
 async def live_plain(count: int) -> int:
     sio = socketio.AsyncServer(async_mode="asgi")
     for i in range(100):
-        register_handlers(lambda e, h, name=f"/warm{i}": sio.on(e, h, namespace=name))
+        register_handlers(on_namespace(sio, f"/warm{i}"))
     before = traced()
     for i in range(count):
-        register_handlers(lambda e, h, name=f"/room{i}": sio.on(e, h, namespace=name))
+        register_handlers(on_namespace(sio, f"/room{i}"))
     return traced() - before
+
+
+def on_namespace(sio: socketio.AsyncServer, name: str) -> Register:
+    """``sio.on(event, handler)`` for namespace ``name``."""
+
+    def register(event: str, handler: Callable[..., Any]) -> Any:
+        return sio.on(event, handler, namespace=name)
+
+    return register
 
 
 async def churn_of(count: int, measure: Callable[[], int]) -> int:

@@ -27,14 +27,14 @@ import json
 import logging
 import pstats
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from _common import machine, main, median, table
 from throughput import HOSTS, NAMESPACE, make_app
 
 Message = dict[str, Any]
-App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+App = Callable[[dict[str, Any], Any, Any], Coroutine[Any, Any, None]]
 PAYLOAD = '{"text":"' + "x" * 64 + '","n":1}'
 
 
@@ -71,7 +71,7 @@ class WebSocketSession:
         self._out: asyncio.Queue[str] = asyncio.Queue()
         self._in.put_nowait({"type": "websocket.connect"})
         scope = _scope("websocket", host, "EIO=4&transport=websocket")
-        self._task = asyncio.create_task(app(scope, self._in.get, self._send))
+        self._task: asyncio.Task[None] = asyncio.create_task(app(scope, self._in.get, self._send))
 
     async def _send(self, message: Message) -> None:
         if message["type"] == "websocket.send" and message.get("text") is not None:

@@ -51,11 +51,7 @@ def main() -> None:
     keys = set(base) | set(wrapped)
     skip = ("run", "select", "poll")  # the event loop's idle time
     growth = sorted(
-        (
-            (own(wrapped, k, wrapped_n) - own(base, k, base_n), k)
-            for k in keys
-            if k[2] not in skip
-        ),
+        ((own(wrapped, k, wrapped_n) - own(base, k, base_n), k) for k in keys if k[2] not in skip),
         reverse=True,
     )
     print(f"\nown time per message, µs (profiled): largest growth, top {args.top}")

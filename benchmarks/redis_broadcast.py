@@ -84,6 +84,8 @@ def make_app(variant: str) -> object:
         return app
     dynamic = DynamicIO(app, host="main.bench")
     dynamic.setup_namespace("*", lambda nsp, match: None)
+    if os.environ.get("NOREWRITE"):
+        dynamic._ws_send = lambda session, send: send
     return dynamic
 
 
@@ -149,15 +151,16 @@ class Variant:
         client = self.clients[index]
         with contextlib.suppress(ConnectionError):
             while True:
-                if (await client.receive()).startswith(tick):
+                if '["tick",' in (await client.receive()):
                     self.counts[index] += 1
                     changed.set()
 
 
-async def start_variant(name: str, script: str, redis_url: str) -> Variant:
+async def start_variant(name: str, script: str, redis_url: str, profile: str | None) -> Variant:
     os.environ[REDIS_ENV] = redis_url  # the server processes inherit it
     emitter = await ServerProcess.start(script, name)
-    receiver = await ServerProcess.start(script, name)
+    extra = ["--profile-server", f"{profile}.{name}.prof"] if profile else []
+    receiver = await ServerProcess.start(script, name, *extra)
     return Variant(name, emitter, receiver)
 
 
@@ -173,10 +176,15 @@ async def connected(variant: Variant, http: Any, clients: int) -> AsyncIterator[
     )
     await asyncio.gather(*(c.connect(NAMESPACE) for c in variant.clients))
     variant.counts = [0] * clients
+    # python-socketio starts a process's Redis listener with its first client (DynamicIO
+    # at startup): give the plain emitter one too, so both emitters also read their own
+    # broadcasts back, as every process of a real deployment does.
+    idle = await WebSocketClient.open(http, variant.emitter.url, "main.bench")
+    await idle.connect("/")
     try:
         yield
     finally:
-        for client in variant.clients:
+        for client in [*variant.clients, idle]:
             await client.close()
 
 
@@ -207,7 +215,7 @@ async def one_round(variant: Variant, http: Any, messages: int, size: int) -> No
 
 async def bench(args: argparse.Namespace) -> None:
     if args.quick:
-        args.rounds, args.messages, args.clients = 3, 300, 8
+        args.rounds, args.messages, args.clients = 4, 800, 8
     script = os.path.abspath(__file__)
     print(f"# redis_broadcast: {machine()}")
     print(
@@ -216,14 +224,15 @@ async def bench(args: argparse.Namespace) -> None:
         flush=True,
     )
     with redis_server(args.redis_url) as url:
-        variants = [await start_variant(name, script, url) for name in VARIANTS]
+        variants = [
+            await start_variant(name, script, url, args.profile_server) for name in VARIANTS
+        ]
         try:
             async with http_session() as http, contextlib.AsyncExitStack() as stack:
                 for variant in variants:
                     await stack.enter_async_context(connected(variant, http, args.clients))
-                # The receivers subscribed at startup (dynamic) or on their first client.
-                for variant in variants:
-                    while await subscribers(url, f"bench-{variant.name}") < 1:
+                for variant in variants:  # both processes listen on the variant's channel
+                    while await subscribers(url, f"bench-{variant.name}") < 2:
                         await asyncio.sleep(0.02)
                 for variant in variants:  # warm up, not measured
                     await one_round(variant, http, max(args.messages // 5, 20), args.size)

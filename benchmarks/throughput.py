@@ -54,7 +54,7 @@ def make_app(variant: str) -> object:
 class Samples:
     rates: list[float] = field(default_factory=list)  # round trips per second
     cpu_us: list[float] = field(default_factory=list)  # server CPU µs per round trip
-    busy: list[float] = field(default_factory=list)  # server, client CPU share of the round
+    busy: list[tuple[float, float]] = field(default_factory=list)  # server, client CPU share
     count: int = 0
 
 
