@@ -486,13 +486,18 @@ async def run(config: Config) -> dict[str, Any]:
         started = time.monotonic()
         soak = Soak(config, server.url)
         peak_live = 0
+        timeline: list[dict[str, float]] = []  # every 5 s: RSS and live namespaces
 
         async def sample() -> None:
             nonlocal peak_live
             while True:
                 await asyncio.sleep(5)
                 status = await fetch_json(server.url, "/socket.io/status.json")
-                peak_live = max(peak_live, status["totals"]["namespaces"])
+                live = status["totals"]["namespaces"]
+                peak_live = max(peak_live, live)
+                rss = server.memory()["VmRSS"] / 2**20
+                elapsed = time.monotonic() - started
+                timeline.append({"t": round(elapsed), "rss_mib": round(rss, 1), "live": live})
 
         sampler = asyncio.ensure_future(sample())
         try:
@@ -555,6 +560,7 @@ async def run(config: Config) -> dict[str, Any]:
             "start": round(memory_start / 2**20, 1),
             "peak": round(memory_end["VmHWM"] / 2**20, 1),
             "end": round(memory_end["VmRSS"] / 2**20, 1),
+            "timeline": timeline,
         },
         "server_cpu": {
             "seconds": round(cpu_load, 2),
@@ -594,12 +600,21 @@ def summary(report: dict[str, Any]) -> str:
             f"{n['live_at_end']} live at the end (peak {n['peak_live']}), "
             f"last retirement {n['seconds_to_last_retirement']} s after the clients left",
             f"server RSS: {rss['start']} MiB at start, {rss['peak']} MiB peak, "
-            f"{rss['end']} MiB at the end",
+            f"{rss['end']} MiB at the end; during the load: {quarters(rss['timeline'])}",
             f"server CPU: {cpu['seconds']} s, {cpu['per_message_us']} us per message, "
             f"{cpu['busy_fraction']:.0%} of one core",
             "OK" if ok(report) else "FAILED",
         ]
     )
+
+
+def quarters(timeline: list[dict[str, float]]) -> str:
+    """The RSS at each quarter of the load: a plateau, or a climb that would be a leak."""
+    if not timeline:
+        return "no samples"
+    picks = [timeline[min(len(timeline) - 1, len(timeline) * q // 4)] for q in (0, 1, 2, 3)]
+    picks.append(timeline[-1])
+    return ", ".join(f"{p['rss_mib']} MiB at {p['t']:.0f} s" for p in picks)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from ._hosts import (
 )
 from ._namespace import DynamicNamespace
 from ._packets import CONNECT_ERROR
-from ._session import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Session
+from ._session import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Connect, Session
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
@@ -149,6 +149,7 @@ class DynamicIO:
         self._admitting: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._delay: float | None = None  # how long the retirement task sleeps
         self._status: Any = None
         #: Counters for the status page: namespaces created and retired since start.
         self.created = 0
@@ -333,7 +334,7 @@ class DynamicIO:
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1
-        self._watch()
+        self._watch(nsp.retirement)
         return nsp
 
     async def _run_setup(
@@ -369,8 +370,10 @@ class DynamicIO:
 
     # -- retirement ---------------------------------------------------------------
 
-    def _watch(self) -> None:
-        """Make sure the retirement task runs and looks again now."""
+    def _watch(self, retirement: float) -> None:
+        """Make sure the retirement task watches a namespace with this retirement."""
+        if retirement == math.inf:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -378,7 +381,11 @@ class DynamicIO:
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
             self._task = loop.create_task(self._retire_loop(), name="dynamic_io_asgi retirement")
-        elif self._wake is not None:
+        elif self._wake is not None and (
+            self._delay is None or _retirement.window(retirement) / 2 < self._delay
+        ):
+            # Only when it would otherwise look too late: waking it for every
+            # new namespace would scan them all once per creation.
             self._wake.set()
 
     def _occupied(self, full: str) -> bool:
@@ -399,6 +406,7 @@ class DynamicIO:
                 if nsp in _retirement.plan([nsp], time.monotonic(), self._occupied)[0]:
                     await self._retire(nsp)  # type: ignore[arg-type]
             self._wake.clear()
+            self._delay = delay
             if delay is None:
                 await self._wake.wait()
             else:
@@ -548,19 +556,19 @@ class DynamicIO:
                     return message
                 text = message.get("text")
                 if text is not None:
-                    rewritten = await session.inbound_text(text)
-                    if rewritten is None:
-                        continue
-                    if rewritten is not text:
-                        message = {"type": "websocket.receive", "text": rewritten}
-                    return message
-                data = message.get("bytes")
-                if data is not None:
-                    rewritten_data = await session.inbound_binary(data)
-                    if rewritten_data is None:
-                        continue
-                    if rewritten_data is not data:
-                        message = {"type": "websocket.receive", "bytes": rewritten_data}
+                    key, original = "text", text
+                    rewritten: Any = session.inbound_text(text)
+                else:
+                    key, original = "bytes", message.get("bytes")
+                    if original is None:
+                        return message
+                    rewritten = session.inbound_binary(original)
+                if type(rewritten) is Connect:
+                    rewritten = await session.connect(rewritten)
+                if rewritten is None:
+                    continue
+                if rewritten is not original:
+                    message = {"type": "websocket.receive", key: rewritten}
                 return message
 
         return wrapped
@@ -602,11 +610,13 @@ class DynamicIO:
             await _reject(scope, receive, send, "JSONP is not supported")
             return
         if text:
-            kept = []
+            kept: list[str] = []
             for packet in text.split("\x1e"):
                 if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
                     continue
-                rewritten = await session.inbound_text(packet)
+                rewritten: Any = session.inbound_text(packet)
+                if type(rewritten) is Connect:
+                    rewritten = await session.connect(rewritten)
                 if rewritten is not None:
                     kept.append(rewritten)
             body = "\x1e".join(kept).encode("utf-8")

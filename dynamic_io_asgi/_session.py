@@ -15,12 +15,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from . import _packets
 from ._packets import CONNECT, client_namespace, parse_header, to_client, to_server
 
-__all__ = ["Session", "MARK_TEXT", "MARK_BINARY", "INVALID_NAMESPACE"]
+__all__ = ["Connect", "Session", "MARK_TEXT", "MARK_BINARY", "INVALID_NAMESPACE"]
 
 #: Prefixes of packets the middleware itself queues for a client (already in
 #: the client's form). Socket.IO text packets start with a digit and msgpack
@@ -29,6 +29,21 @@ MARK_TEXT = "\x00"
 MARK_BINARY = b"\xc1"
 
 INVALID_NAMESPACE = {"message": "Invalid namespace"}
+
+T = TypeVar("T", str, bytes)
+
+
+class Connect(NamedTuple):
+    """A client's CONNECT, held back until :meth:`Session.connect` decides it."""
+
+    namespace: str  # as the client wrote it
+    packet: Any  # the Engine.IO packet to forward if admitted (server form)
+    error: dict[str, Any] | None  # already refused, with these error args
+
+
+def _b64(data: bytes) -> str:
+    return "b" + base64.b64encode(data).decode()
+
 
 #: ``admit(session, client_namespace) -> error args or None``: decides a CONNECT.
 Admit = Callable[["Session", str], Awaitable["dict[str, Any] | None"]]
@@ -63,15 +78,18 @@ class Session:
         self._refuse = refuse
 
     # -- client to server ----------------------------------------------------------
+    #
+    # Synchronous, so that the common packet costs no coroutine: only a CONNECT
+    # has to wait (for its namespace to be set up), and comes back as a
+    # ``Connect`` for the caller to ``await session.connect(...)``.
 
-    async def inbound_text(self, packet: str) -> str | None:
+    def inbound_text(self, packet: str) -> str | Connect | None:
         """Rewrite one Engine.IO text packet from the client; ``None`` drops it."""
         kind = packet[:1]
         if kind == "4":
             if not self.known or self.msgpack:
                 return None
-            result = await self._inbound_socketio(packet[1:])
-            return None if result is None else "4" + result
+            return self._inbound_socketio(packet)
         if kind == "b":
             if not self.msgpack:
                 return packet if self.known else None  # an attachment: no namespace in it
@@ -79,15 +97,17 @@ class Session:
                 data = base64.b64decode(packet[1:], validate=True)
             except ValueError:  # binascii.Error, or a character that is not ASCII
                 return None
-            rewritten = await self.inbound_binary(data)
-            if rewritten is None:
-                return None
-            return packet if rewritten is data else "b" + base64.b64encode(rewritten).decode()
+            rewritten = self.inbound_binary(data)
+            if rewritten is None or rewritten is data:
+                return None if rewritten is None else packet
+            if isinstance(rewritten, Connect):
+                return Connect(rewritten.namespace, _b64(rewritten.packet), rewritten.error)
+            return _b64(rewritten)
         if kind and kind in "012356":
             return packet
         return None  # empty, or a type only int() would read (say, a non-ASCII digit)
 
-    async def inbound_binary(self, data: bytes) -> bytes | None:
+    def inbound_binary(self, data: bytes) -> bytes | Connect | None:
         """Rewrite one binary message from the client; ``None`` drops it."""
         if not self.msgpack:
             return data if self.known else None
@@ -97,38 +117,44 @@ class Session:
             packet_type, namespace, rewritten = _packets.msgpack_to_server(data, self.prefix)
         except ValueError:
             return None
-        if not await self._check(packet_type, namespace):
-            return None
-        return rewritten
+        return self._check(packet_type, namespace, rewritten)
 
-    async def _inbound_socketio(self, packet: str) -> str | None:
-        # The server JSON-decodes the data of a MESSAGE that does not start with
-        # a numeric character; a client has no business sending that.
+    def _inbound_socketio(self, message: str) -> str | Connect | None:
+        # ``message`` is "4" + a Socket.IO packet. The server JSON-decodes the
+        # data of a MESSAGE that does not start with a numeric character; a
+        # client has no business sending that.
+        packet = message[1:]
         if not packet[:1].isnumeric():
             return None
         try:
             packet_type, _, start, end = parse_header(packet)
         except ValueError:
             return None  # the server would not decode it either
-        namespace = client_namespace(packet, start, end)
-        if not await self._check(packet_type, namespace):
-            return None
         if self.prefix is None:
-            return packet
-        return to_server(packet, start, end, self.prefix)
+            if packet_type != CONNECT and packet[start : start + 2] != "//":
+                return message
+            rewritten = message
+        else:
+            rewritten = "4" + to_server(packet, start, end, self.prefix)
+        return self._check(packet_type, client_namespace(packet, start, end), rewritten)
 
-    async def _check(self, packet_type: int, namespace: str) -> bool:
+    def _check(self, packet_type: int, namespace: str, rewritten: T) -> T | Connect | None:
         if namespace.startswith("//"):
             # Another host's name (or ours, spelt in full): never from a client.
             if packet_type == CONNECT:
-                await self._refuse(self, namespace, INVALID_NAMESPACE)
-            return False
+                return Connect(namespace, rewritten, INVALID_NAMESPACE)
+            return None
         if packet_type == CONNECT:
-            error = await self._admit(self, namespace)
-            if error is not None:
-                await self._refuse(self, namespace, error)
-                return False
-        return True
+            return Connect(namespace, rewritten, None)
+        return rewritten
+
+    async def connect(self, request: Connect) -> Any:
+        """Decide a CONNECT: its packet to forward, or ``None`` once refused."""
+        error = request.error or await self._admit(self, request.namespace)
+        if error is not None:
+            await self._refuse(self, request.namespace, error)
+            return None
+        return request.packet
 
     # -- server to client ----------------------------------------------------------
 
