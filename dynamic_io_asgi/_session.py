@@ -41,6 +41,11 @@ class Connect(NamedTuple):
     error: dict[str, Any] | None  # already refused, with these error args
 
 
+# Socket.IO types that never carry binary attachments, except CONNECT, which
+# has to wait for its namespace: the fast paths handle only these.
+_PLAIN_TYPES = frozenset("1234")
+
+
 def _b64(data: bytes) -> str:
     return "b" + base64.b64encode(data).decode()
 
@@ -89,6 +94,20 @@ class Session:
         if kind == "4":
             if not self.known or self.msgpack:
                 return None
+            # Fast path: an EVENT/ACK/DISCONNECT with no attachment count and no
+            # ack id right after the type, the common packet. The general path
+            # below reads it the same way (tests/test_session.py checks).
+            if packet[1:2] in _PLAIN_TYPES:
+                third = packet[2:3]
+                if third == "/":
+                    if packet[3:4] != "/":  # not "//": no other host's name
+                        if self.prefix is None:
+                            return packet
+                        return packet[:2] + self.prefix + packet[2:]
+                elif third and not third.isdigit():  # no namespace: the client's "/"
+                    if self.prefix is None:
+                        return packet
+                    return packet[:2] + self.prefix + "/," + packet[2:]
             return self._inbound_socketio(packet)
         if kind == "b":
             if not self.msgpack:
@@ -162,16 +181,23 @@ class Session:
         """Rewrite one Engine.IO text packet for the client; ``None`` drops it."""
         kind = packet[:1]
         if kind == "4":
-            data = packet[1:]
-            if data[:1] == MARK_TEXT:
-                return "4" + data[1:]
-            if not self.known or self.msgpack:
-                return None
-            rewritten, attachments = to_client(data, self.prefix)
-            if rewritten is None:
-                self._skip += attachments
-                return None
-            return packet if rewritten is data else "4" + rewritten
+            # Fast path, as in inbound_text: no attachment count, and the
+            # namespace (if any) right after the type.
+            if packet[1:2] in _PLAIN_TYPES and self.known and not self.msgpack:
+                third = packet[2:3]
+                prefix = self.prefix
+                if prefix is None:
+                    if third == "/":
+                        if packet[3:4] != "/":
+                            return packet
+                    elif third and not third.isdigit():
+                        return packet
+                elif third == "/" and packet.startswith(prefix, 2):
+                    cut = 2 + len(prefix)
+                    following = packet[cut + 1 : cut + 2]
+                    if packet[cut : cut + 1] == "/" and following and following != ",":
+                        return packet[:2] + packet[cut:]
+            return self._outbound_socketio(packet)
         if kind == "b":
             if not self.msgpack and self.known:
                 if self._skip:  # an attachment of a dropped packet
@@ -191,6 +217,19 @@ class Session:
         if kind == "0" and self.eio_sid is None:
             self.eio_sid = json.loads(packet[1:])["sid"]
         return packet
+
+    def _outbound_socketio(self, packet: str) -> str | None:
+        # The general path: ``packet`` is "4" + a Socket.IO packet from the server.
+        data = packet[1:]
+        if data[:1] == MARK_TEXT:
+            return "4" + data[1:]
+        if not self.known or self.msgpack:
+            return None
+        rewritten, attachments = to_client(data, self.prefix)
+        if rewritten is None:
+            self._skip += attachments
+            return None
+        return packet if rewritten is data else "4" + rewritten
 
     def outbound_binary(self, data: bytes) -> bytes | None:
         """Rewrite one binary message for the client; ``None`` drops it."""

@@ -1,0 +1,114 @@
+"""The per-session packet paths: the fast paths agree with the general ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dynamic_io_asgi._session import Connect, Session
+
+
+async def _never(*args: Any) -> None:
+    raise AssertionError("not awaited in these tests")
+
+
+def session(host: str | None) -> Session:
+    return Session(host, msgpack=False, admit=_never, refuse=_never)
+
+
+HOSTS = [None, "alpha.test"]
+
+# Socket.IO text made of the characters its header grammar cares about, with
+# whole host names mixed in so prefixes match (or nearly match) often.
+_pieces = st.sampled_from(
+    [
+        *'0123456789/,-?[]"{}:x ',
+        "٣",
+        "²",
+        "//alpha.test",
+        "//alpha.test/",
+        "//alpha.tes",
+        "//beta.test/",
+        "/chat",
+        '["ev",1]',
+        "12",
+    ]
+)
+socketio_text = st.lists(_pieces, max_size=8).map("".join)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@settings(max_examples=2000, deadline=None)
+@given(text=socketio_text)
+def test_inbound_fast_path_agrees_with_the_general_path(host: str | None, text: str) -> None:
+    message = "4" + text
+    fast = session(host).inbound_text(message)
+    general = session(host)._inbound_socketio(message)
+    assert fast == general
+    assert isinstance(fast, (str, Connect, type(None)))
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@settings(max_examples=2000, deadline=None)
+@given(text=socketio_text)
+def test_outbound_fast_path_agrees_with_the_general_path(host: str | None, text: str) -> None:
+    message = "4" + text
+    fast_session, general_session = session(host), session(host)
+    assert fast_session.outbound_text(message) == general_session._outbound_socketio(message)
+    assert fast_session._skip == general_session._skip
+
+
+@pytest.mark.parametrize(
+    ("host", "inbound", "expected"),
+    [
+        (None, '42["ev"]', '42["ev"]'),
+        (None, '42/chat,["ev"]', '42/chat,["ev"]'),
+        (None, '42//beta.test/chat,["ev"]', None),
+        ("alpha.test", '42["ev"]', '42//alpha.test/,["ev"]'),
+        ("alpha.test", '42/chat,7["ev"]', '42//alpha.test/chat,7["ev"]'),
+        (
+            "alpha.test",
+            '451-/chat,["ev",{"_placeholder":true,"num":0}]',
+            '451-//alpha.test/chat,["ev",{"_placeholder":true,"num":0}]',
+        ),
+        ("alpha.test", '42//beta.test/chat,["ev"]', None),
+        ("alpha.test", '4"0/chat,"', None),  # the server would JSON-decode it
+        ("alpha.test", "3", "3"),
+        ("alpha.test", "", None),
+    ],
+)
+def test_inbound_table(host: str | None, inbound: str, expected: str | None) -> None:
+    assert session(host).inbound_text(inbound) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "outbound", "expected"),
+    [
+        (None, '42["ev"]', '42["ev"]'),
+        (None, '42//alpha.test/chat,["ev"]', None),
+        ("alpha.test", '42//alpha.test/chat,["ev"]', '42/chat,["ev"]'),
+        ("alpha.test", '42//alpha.test/,["ev"]', '42["ev"]'),
+        ("alpha.test", '43//alpha.test/,12["ok"]', '4312["ok"]'),
+        ("alpha.test", '42//alpha.test.evil/chat,["ev"]', None),
+        ("alpha.test", '42["ev"]', None),
+        (
+            "alpha.test",
+            "4\x00" + '4/x,{"message":"Invalid namespace"}',
+            '44/x,{"message":"Invalid namespace"}',
+        ),
+        ("alpha.test", "6", "6"),
+    ],
+)
+def test_outbound_table(host: str | None, outbound: str, expected: str | None) -> None:
+    assert session(host).outbound_text(outbound) == expected
+
+
+def test_attachments_of_a_dropped_packet_are_dropped() -> None:
+    alpha = session("alpha.test")
+    header = '451-//beta.test/chat,["ev",{"_placeholder":true,"num":0}]'
+    assert alpha.outbound_text(header) is None
+    assert alpha.outbound_binary(b"secret") is None
+    assert alpha.outbound_binary(b"next") == b"next"
