@@ -506,14 +506,10 @@ class DynamicIO:
             sio.manager.initialize()
 
     async def _engineio(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            query = parse_qs(scope.get("query_string", b"").decode("utf-8"))
-        except UnicodeDecodeError:
-            query = {}  # python-engineio ignores such a query string too
-        if "j" in query:
+        sid, jsonp = _read_query(scope.get("query_string", b""))
+        if jsonp:
             await _reject(scope, receive, send, "JSONP is not supported")
             return
-        sid = query.get("sid", [None])[0]
         if sid is None:
             try:
                 host = self.resolve_host(scope)
@@ -610,8 +606,9 @@ class DynamicIO:
             await _reject(scope, receive, send, "JSONP is not supported")
             return
         if text:
+            packets = text.split("\x1e")
             kept: list[str] = []
-            for packet in text.split("\x1e"):
+            for packet in packets:
                 if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
                     continue
                 rewritten: Any = session.inbound_text(packet)
@@ -619,9 +616,11 @@ class DynamicIO:
                     rewritten = await session.connect(rewritten)
                 if rewritten is not None:
                     kept.append(rewritten)
-            body = "\x1e".join(kept).encode("utf-8")
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
+            if kept != packets:
+                body = "\x1e".join(kept).encode("utf-8")
+                headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                scope = {**scope, "headers": headers}
         sent = False
 
         async def replay() -> Message:
@@ -632,7 +631,7 @@ class DynamicIO:
             return await receive()
 
         eio_socket = self.sio.eio.sockets.get(session.eio_sid) if session.eio_sid else None
-        await self.app({**scope, "headers": headers}, replay, send)
+        await self.app(scope, replay, send)
         if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
             # A client that sent CLOSE still has a long-poll GET pending, which
             # python-engineio leaves waiting for ping_interval + ping_timeout
@@ -664,13 +663,18 @@ class DynamicIO:
             chunks.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            body = self._rewrite_payload(session, b"".join(chunks))
+            original = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            body = self._rewrite_payload(session, original)
+            body, encoding = self._compress(body, accepted)
+            if body is original:  # python-engineio sets no Content-Length
+                await send(start)
+                await send(message)
+                return
             response_headers = [
                 (k, v)
                 for k, v in start["headers"]
                 if k.lower() not in (b"content-length", b"content-encoding")
             ]
-            body, encoding = self._compress(body, accepted)
             if encoding:
                 response_headers.append((b"content-encoding", encoding.encode()))
             response_headers.append((b"content-length", str(len(body)).encode()))
@@ -681,11 +685,15 @@ class DynamicIO:
 
     @staticmethod
     def _rewrite_payload(session: Session, body: bytes) -> bytes:
+        """The polling payload ``body`` for the client: ``body`` itself if unchanged."""
+        packets = body.decode("utf-8").split("\x1e")
         kept = []
-        for packet in body.decode("utf-8").split("\x1e"):
+        for packet in packets:
             rewritten = session.outbound_text(packet)
             if rewritten is not None:
                 kept.append(rewritten)
+        if kept == packets:
+            return body
         # An empty payload would be a parse error for the client: send a NOOP.
         return "\x1e".join(kept).encode("utf-8") if kept else b"6"
 
@@ -700,6 +708,30 @@ class DynamicIO:
                 if encoding == "deflate":
                     return zlib.compress(body), encoding
         return body, None
+
+
+def _read_query(query_string: bytes) -> tuple[str | None, bool]:
+    """``(sid, jsonp)`` of an Engine.IO request, read as python-engineio reads them
+    (``parse_qs`` of the UTF-8 query: blank values dropped, the first ``sid`` wins)."""
+    try:
+        text = query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, False  # python-engineio ignores such a query string too
+    if "%" in text or "+" in text:
+        query = parse_qs(text)
+        return query.get("sid", [None])[0], "j" in query
+    sid = None
+    jsonp = False
+    for pair in text.split("&"):
+        key, _, value = pair.partition("=")
+        if not value:
+            continue
+        if key == "sid":
+            if sid is None:
+                sid = value
+        elif key == "j":
+            jsonp = True
+    return sid, jsonp
 
 
 def _serializer_is_msgpack(packet_class: type) -> bool:
