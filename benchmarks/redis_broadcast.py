@@ -84,8 +84,6 @@ def make_app(variant: str) -> object:
         return app
     dynamic = DynamicIO(app, host="main.bench")
     dynamic.setup_namespace("*", lambda nsp, match: None)
-    if os.environ.get("NOREWRITE"):
-        dynamic._ws_send = lambda session, send: send
     return dynamic
 
 
@@ -151,7 +149,7 @@ class Variant:
         client = self.clients[index]
         with contextlib.suppress(ConnectionError):
             while True:
-                if '["tick",' in (await client.receive()):
+                if (await client.receive()).startswith(tick):
                     self.counts[index] += 1
                     changed.set()
 
@@ -229,11 +227,12 @@ async def bench(args: argparse.Namespace) -> None:
         ]
         try:
             async with http_session() as http, contextlib.AsyncExitStack() as stack:
-                for variant in variants:
-                    await stack.enter_async_context(connected(variant, http, args.clients))
-                for variant in variants:  # both processes listen on the variant's channel
-                    while await subscribers(url, f"bench-{variant.name}") < 2:
-                        await asyncio.sleep(0.02)
+                async with asyncio.timeout(60):
+                    for variant in variants:
+                        await stack.enter_async_context(connected(variant, http, args.clients))
+                    for variant in variants:  # both processes listen on the variant's channel
+                        while await subscribers(url, f"bench-{variant.name}") < 2:
+                            await asyncio.sleep(0.02)
                 for variant in variants:  # warm up, not measured
                     await one_round(variant, http, max(args.messages // 5, 20), args.size)
                     variant.rates.clear()

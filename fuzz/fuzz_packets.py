@@ -26,7 +26,7 @@ Properties checked for every input:
 
 - only the documented exceptions escape: ``BadHost`` from ``normalize_host``,
   ``ValueError`` from ``parse_header`` and ``msgpack_to_server``; the session's
-  coroutines never suspend on anything but the admit/refuse stubs;
+  ``Session.connect`` awaits nothing but the admit/refuse stubs;
 - a normalised host is a fixed point, holds no character that python-socketio's
   decoder treats specially, and round-trips through ``fullname``/``split_fullname``;
 - ``parse_header`` reads every packet as ``socketio.packet.Packet`` does;
@@ -71,7 +71,7 @@ from dynamic_io_asgi._packets import (
     to_client,
     to_server,
 )
-from dynamic_io_asgi._session import MARK_TEXT, Session
+from dynamic_io_asgi._session import MARK_TEXT, Connect, Session
 
 FALLBACK_HOST = "a.test"
 OPEN = '0{"sid":"fuzz","upgrades":["websocket"],"pingTimeout":20000,"pingInterval":25000}'
@@ -113,6 +113,13 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
         return stop.value
     coro.close()
     raise PropertyError("a session coroutine suspended: it awaits more than admit/refuse")
+
+
+def decided(session: Session, result: Any) -> Any:
+    """What the middleware forwards: a held-back CONNECT goes through ``session.connect``."""
+    if isinstance(result, Connect):
+        return drive(session.connect(result))
+    return result
 
 
 # -- input ------------------------------------------------------------------------
@@ -266,7 +273,7 @@ def check_msgpack_functions(data: bytes, prefix: str | None) -> None:
 
 def check_inbound_text(session: Session, stubs: Stubs, packet: str) -> None:
     admitted = len(stubs.admitted)
-    result = drive(session.inbound_text(packet))
+    result = decided(session, session.inbound_text(packet))
     if result is None:
         return
     expect(isinstance(result, str) and result[:1] == packet[:1], "kind changed", packet, result)
@@ -302,7 +309,7 @@ def check_inbound_text(session: Session, stubs: Stubs, packet: str) -> None:
 
 def check_inbound_binary(session: Session, stubs: Stubs, data: bytes) -> None:
     admitted = len(stubs.admitted)
-    result = drive(session.inbound_binary(data))
+    result = decided(session, session.inbound_binary(data))
     if result is None:
         return
     expect(isinstance(result, bytes), "a binary message became text", data, result)

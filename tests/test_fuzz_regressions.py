@@ -71,7 +71,7 @@ def test_found_inputs(what: str, data: bytes) -> None:
 class Leaky(target.Session):  # type: ignore[misc, name-defined]
     """A broken session that forwards every packet as it is."""
 
-    async def inbound_text(self, packet: str) -> str:
+    def inbound_text(self, packet: str) -> str:
         return packet
 
     def outbound_text(self, packet: str) -> str:

@@ -121,6 +121,10 @@ async def control(action: str, body: dict[str, Any]) -> Any:
     if action == "emit":
         await sio.emit(body["event"], body.get("data"), namespace=namespace, to=body.get("to"))
         return {"process": NAME}
+    if action == "emit_of":  # the same through this process's namespace object
+        nsp = await app.of(namespace)
+        await nsp.emit(body["event"], body.get("data"), to=body.get("to"))
+        return {"process": NAME}
     if action == "call":
         return await sio.call(
             body["event"], body.get("data"), to=body["to"], namespace=namespace, timeout=10

@@ -34,9 +34,11 @@ servers=""
 n=0
 for app_port in $APP_PORTS; do
     n=$((n + 1))
+    # --timeout-graceful-shutdown: uvicorn would otherwise wait for open long-polls.
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" DYNAMIC_IO_NAME="${DYNAMIC_IO_NAME:-node} $n" \
         DYNAMIC_IO_STATUS=1 "$PYTHON" -m uvicorn app:app --app-dir "$HERE" \
-        --host 127.0.0.1 --port "$app_port" --log-level warning --timeout-graceful-shutdown 3 &
+        --host 127.0.0.1 --port "$app_port" --log-level warning \
+        --timeout-graceful-shutdown 3 &
     pids+=($!)
     servers="$servers server 127.0.0.1:$app_port;"
 done
