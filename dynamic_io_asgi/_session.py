@@ -17,6 +17,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
+from socketio.packet import Packet
+
 from . import _packets
 from ._packets import CONNECT, client_namespace, parse_header, to_client, to_server
 
@@ -44,6 +46,15 @@ class Connect(NamedTuple):
 # Socket.IO types that never carry binary attachments, except CONNECT, which
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
+
+
+def _decodes(packet: str) -> bool:
+    """Whether python-socketio's text decoder reads ``packet`` without an error."""
+    try:
+        Packet(encoded_packet=packet)
+    except Exception:
+        return False
+    return True
 
 
 def _b64(data: bytes) -> str:
@@ -149,6 +160,10 @@ class Session:
             packet_type, _, start, end = parse_header(packet)
         except ValueError:
             return None  # the server would not decode it either
+        if packet_type == CONNECT and not _decodes(packet):
+            # A CONNECT the server could not read (say, broken auth JSON) would
+            # hold its namespace as "connecting" for a while: drop it here.
+            return None
         if self.prefix is None:
             if packet_type != CONNECT and packet[start : start + 2] != "//":
                 return message
