@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import socketio
 
 if TYPE_CHECKING:
-    from ._middleware import DynamicIO
+    from ._registry import NamespaceRegistry
 
 __all__ = ["DynamicNamespace"]
 
@@ -67,7 +67,7 @@ class DynamicNamespace:
 
     def __init__(
         self,
-        server: DynamicIO,
+        server: NamespaceRegistry,
         name: str,
         host: str | None,
         fullname: str,

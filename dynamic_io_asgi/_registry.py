@@ -1,0 +1,342 @@
+"""Namespaces on demand and their retirement: the half of ``DynamicIO`` that keeps
+the namespace objects (SPEC §5, §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from . import _retirement
+from ._hosts import BadHost, fullname, normalize_host, split_fullname
+from ._namespace import DynamicNamespace
+from ._packets import CONNECT_ERROR
+from ._session import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Session
+
+__all__ = ["NamespaceRegistry", "NamespaceRejected"]
+
+logger = logging.getLogger("dynamic_io_asgi")
+
+SetupCallback = Callable[[DynamicNamespace, "re.Match[str]"], Any]
+_ANY = re.compile(r".*", re.S)
+
+
+class NamespaceRejected(Exception):
+    """``of()`` could not create a namespace: no setup matched, or setup refused it.
+
+    :attr:`error_args` is what a client would have received in its CONNECT_ERROR.
+    """
+
+    def __init__(self, fullname: str, error_args: dict[str, Any]) -> None:
+        super().__init__(f"namespace {fullname!r} rejected: {error_args.get('message')}")
+        self.fullname = fullname
+        self.error_args = error_args
+
+
+class NamespaceRegistry:
+    """The namespace objects of one middleware, their setup and their retirement.
+
+    A mixin of :class:`~dynamic_io_asgi.DynamicIO`, which sets these attributes.
+    """
+
+    sio: socketio.AsyncServer
+    setup_timeout: float | None
+    _retirement: float
+    _is_main: Callable[[str], bool]
+
+    def _init_registry(self) -> None:
+        self._exact: dict[str, tuple[SetupCallback, str]] = {}
+        self._patterns: list[tuple[re.Pattern[str], SetupCallback, str]] = []
+        self._namespaces: dict[str, DynamicNamespace] = {}
+        self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
+        # CONNECTs waiting for a namespace to be created, by full name.
+        self._admitting: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._delay: float | None = None  # how long the retirement task sleeps
+        #: Counters for the status page: namespaces created and retired since start.
+        self.created = 0
+        self.retired = 0
+
+    def setup_namespace(
+        self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
+    ) -> Any:
+        """Register ``callback(nsp, match)`` to set up namespaces matching ``pattern``.
+
+        ``pattern`` is an exact full name (``"/chat"`` on the main host,
+        ``"//host/chat"`` on another), ``"*"`` for any name, or a compiled
+        regex searched in the full name. An exact name wins, otherwise the
+        most recently registered matching pattern. The callback may be a
+        coroutine function; returning ``False`` rejects the namespace. Without
+        ``callback``, returns a decorator.
+        """
+
+        def register(callback: SetupCallback) -> SetupCallback:
+            if not callable(callback):
+                raise TypeError("setup_namespace: callback must be callable")
+            if isinstance(pattern, re.Pattern):
+                self._patterns.append((pattern, callback, pattern.pattern))
+            elif pattern == "*":
+                self._patterns.append((_ANY, callback, "*"))
+            elif isinstance(pattern, str) and pattern.startswith("/"):
+                name, host = split_fullname(pattern)
+                if host is not None:
+                    try:
+                        host = normalize_host(host)
+                    except BadHost as exc:
+                        raise ValueError(
+                            f"setup_namespace: bad host in {pattern!r}: {exc}"
+                        ) from None
+                self._exact[fullname(name, host)] = (callback, pattern)
+            else:
+                raise ValueError(
+                    "setup_namespace: pattern must be '*', a full name starting with '/'"
+                    f" or a compiled regex, not {pattern!r}"
+                )
+            return callback
+
+        return register if callback is None else register(callback)
+
+    # -- namespaces ---------------------------------------------------------------
+
+    @property
+    def namespaces(self) -> dict[str, DynamicNamespace]:
+        """The live namespace objects by full name (a copy)."""
+        return dict(self._namespaces)
+
+    async def of(self, name: str, host: str | None = None) -> DynamicNamespace:
+        """The namespace ``name`` of ``host`` (``None``: the main host), created and set up
+        if needed. ``name`` may also be a full name (``"//host/chat"``).
+
+        A namespace created here never retires unless its ``retirement`` is set.
+        Raises :class:`NamespaceRejected` when its setup refuses it.
+        """
+        if not name.startswith("/"):
+            name = "/" + name
+        if host is None and name.startswith("//"):
+            name, host = split_fullname(name)
+        if host is not None:
+            host = normalize_host(host)
+            if self._is_main(host):
+                host = None
+        return await self._ensure(name, host, auto=False)
+
+    def _is_static(self, full: str) -> bool:
+        sio = self.sio
+        return (
+            full in sio.handlers
+            or full in sio.namespace_handlers
+            or (sio.namespaces != "*" and full in sio.namespaces)
+        )
+
+    def _find_setup(self, full: str) -> tuple[SetupCallback, re.Match[str], str] | None:
+        exact = self._exact.get(full)
+        if exact is not None:
+            match = re.match(re.escape(full), full)
+            assert match is not None
+            return exact[0], match, exact[1]
+        for regex, callback, label in reversed(self._patterns):
+            found = regex.search(full)
+            if found is not None:
+                return callback, found, label
+        return None
+
+    async def _admit(self, session: Session, name: str) -> dict[str, Any] | None:
+        """Decide a client's CONNECT to ``name``; error args to refuse it."""
+        full = fullname(name, session.host)
+        nsp = self._namespaces.get(full)
+        if nsp is None or nsp._retiring is not None:
+            if full not in self._namespaces and self._is_static(full):
+                return None
+            # Until this CONNECT counts as in flight, it keeps the name occupied:
+            # the new namespace must not retire before this task resumes.
+            self._admitting[full] = self._admitting.get(full, 0) + 1
+            try:
+                nsp = await self._ensure(name, session.host, auto=True)
+            except NamespaceRejected as exc:
+                return exc.error_args
+            finally:
+                self._admitting[full] -= 1
+                if not self._admitting[full]:
+                    del self._admitting[full]
+        if not nsp.static:
+            nsp._inflight += 1
+            nsp._last_connect = time.monotonic()
+        return None
+
+    async def _ensure(self, name: str, host: str | None, *, auto: bool) -> DynamicNamespace:
+        full = fullname(name, host)
+        while True:
+            nsp = self._namespaces.get(full)
+            if nsp is None:
+                break
+            if nsp._retiring is None:
+                return nsp
+            await asyncio.shield(nsp._retiring)
+        creating = self._creating.get(full)
+        if creating is None:
+            creating = asyncio.ensure_future(self._create(name, host, full, auto=auto))
+            self._creating[full] = creating
+            creating.add_done_callback(lambda _: self._creating.pop(full, None))
+        return await asyncio.shield(creating)
+
+    async def _create(
+        self, name: str, host: str | None, full: str, *, auto: bool
+    ) -> DynamicNamespace:
+        if self._is_static(full):
+            nsp = DynamicNamespace(self, name, host, full, _full_match(full), None, static=True)
+            self._namespaces[full] = nsp
+            return nsp
+        found = self._find_setup(full)
+        if found is None and (auto and self.sio.namespaces != "*"):
+            raise NamespaceRejected(full, INVALID_NAMESPACE)
+        callback, match, label = found if found else (None, _full_match(full), None)
+        nsp = DynamicNamespace(self, name, host, full, match, label)
+        nsp._retirement = self._retirement if auto else math.inf
+        if callback is not None:
+            await self._run_setup(nsp, callback, match)
+        nsp._install()
+        self._namespaces[full] = nsp
+        self.created += 1
+        self._watch(nsp.retirement)
+        return nsp
+
+    async def _run_setup(
+        self, nsp: DynamicNamespace, callback: SetupCallback, match: re.Match[str]
+    ) -> None:
+        try:
+            result = callback(nsp, match)
+            if inspect.isawaitable(result):
+                result = await asyncio.wait_for(_awaitable(result), self.setup_timeout)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            raise NamespaceRejected(nsp.fullname, exc.error_args) from None
+        except asyncio.TimeoutError:
+            logger.error(
+                "setup of %s took longer than %ss: refused", nsp.fullname, self.setup_timeout
+            )
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE) from None
+        except Exception:
+            logger.exception("setup of %s raised: refused", nsp.fullname)
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE) from None
+        if result is False:
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE)
+
+    async def _refuse(self, session: Session, name: str, error_args: dict[str, Any]) -> None:
+        """Answer a refused CONNECT with CONNECT_ERROR, in the client's own names."""
+        if session.eio_sid is None:
+            return
+        encoded = self.sio.packet_class(CONNECT_ERROR, data=error_args, namespace=name).encode()
+        marked = MARK_BINARY + encoded if isinstance(encoded, bytes) else MARK_TEXT + encoded
+        try:
+            await self.sio.eio.send(session.eio_sid, marked)
+        except Exception:  # the session went away meanwhile
+            logger.debug("could not refuse %s on %s", name, session.eio_sid, exc_info=True)
+
+    # -- retirement ---------------------------------------------------------------
+
+    def _watch(self, retirement: float) -> None:
+        """Make sure the retirement task watches a namespace with this retirement."""
+        if retirement == math.inf:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._retire_loop(), name="dynamic_io_asgi retirement")
+        elif self._wake is not None and (
+            self._delay is None or _retirement.window(retirement) / 2 < self._delay
+        ):
+            # Only when it would otherwise look too late: waking it for every
+            # new namespace would scan them all once per creation.
+            self._wake.set()
+
+    def _occupied(self, full: str) -> bool:
+        manager = self.sio.manager
+        return (
+            full in manager.rooms or full in manager.pending_disconnect or full in self._admitting
+        )
+
+    async def _retire_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            due, delay = _retirement.plan(
+                list(self._namespaces.values()), time.monotonic(), self._occupied
+            )
+            for nsp in due:
+                # The retirements before it may have awaited (on_retire
+                # callbacks), and a CONNECT may have come in meanwhile: look again.
+                if nsp in _retirement.plan([nsp], time.monotonic(), self._occupied)[0]:
+                    await self._retire(nsp)  # type: ignore[arg-type]
+            self._wake.clear()
+            self._delay = delay
+            if delay is None:
+                await self._wake.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
+        if nsp._retiring is not None:
+            await asyncio.shield(nsp._retiring)
+            return
+        # New CONNECTs to this name wait for the end of the retirement, then
+        # create a new namespace object.
+        retiring = nsp._retiring = asyncio.get_running_loop().create_future()
+        try:
+            if disconnect:
+                for sid in nsp.sockets:
+                    await self.sio.disconnect(sid, namespace=nsp.fullname)
+            for callback in nsp._retire_callbacks:
+                try:
+                    result = callback(nsp)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    logger.exception("on_retire callback of %s raised", nsp.fullname)
+            nsp._uninstall()
+            if self._namespaces.get(nsp.fullname) is nsp:
+                del self._namespaces[nsp.fullname]
+            self.retired += 1
+            logger.debug("retired %s", nsp.fullname)
+        except BaseException:
+            # Interrupted (the caller of close() was cancelled, or shutdown):
+            # the namespace was not deleted, so it stays live. A done
+            # _retiring on a live namespace would make _ensure() spin.
+            nsp._retiring = None
+            raise
+        finally:
+            retiring.set_result(None)
+
+    async def aclose(self) -> None:
+        """Stop the retirement task and any setup still running (lifespan shutdown
+        does this for you)."""
+        tasks = [task for task in (self._task, *self._creating.values()) if task is not None]
+        self._task = None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, NamespaceRejected):
+                pass
+
+
+def _full_match(full: str) -> re.Match[str]:
+    match = re.match(re.escape(full), full)
+    assert match is not None
+    return match
+
+
+async def _awaitable(value: Awaitable[Any]) -> Any:
+    return await value
