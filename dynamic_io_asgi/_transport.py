@@ -90,19 +90,16 @@ def ws_send(session: Session, send: Send) -> Send:
         if message["type"] == "websocket.send":
             text = message.get("text")
             if text is not None:
-                rewritten = session.outbound_text(text)
-                if rewritten is None:
-                    return
-                if rewritten is not text:
-                    message = {"type": "websocket.send", "text": rewritten}
+                key, original = "text", text
+                rewritten: Any = session.outbound_text(text)
             else:
-                data = message.get("bytes")
-                if data is not None:
-                    rewritten_data = session.outbound_binary(data)
-                    if rewritten_data is None:
-                        return
-                    if rewritten_data is not data:
-                        message = {"type": "websocket.send", "bytes": rewritten_data}
+                key, original = "bytes", message.get("bytes")
+                rewritten = None if original is None else session.outbound_binary(original)
+            if rewritten is None:
+                if original is not None:
+                    return  # another host's packet, or one of its attachments
+            elif rewritten is not original:
+                message = {"type": "websocket.send", key: rewritten}
         await send(message)
 
     return wrapped

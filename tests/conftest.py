@@ -15,9 +15,14 @@ TIMEOUT = 20.0
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Run ``app`` under uvicorn on 127.0.0.1:<free port>; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+async def serve(app: Any, **options: Any) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on 127.0.0.1:<free port>; yield its base URL.
+
+    ``options`` go to ``uvicorn.Config`` (for example ``proxy_headers=False``).
+    """
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

@@ -4,12 +4,11 @@ uvicorn's ProxyHeadersMiddleware, each served by a real uvicorn."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import itertools
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-import uvicorn
 from _raw import EIO_PATH, open_packet, socketio_packet, split_payload
 from conftest import TIMEOUT, client, serve
 from starlette.applications import Starlette
@@ -231,32 +229,6 @@ async def test_large_polling_payload_reaches_a_real_client_through_gzip() -> Non
 # -- uvicorn's ProxyHeadersMiddleware and trusted_proxies -------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def serve_without_proxy_headers(app: Any) -> AsyncIterator[str]:
-    """uvicorn with ``proxy_headers=False``: the only proxy-header handling is the app's own.
-
-    (uvicorn's default, ``--proxy-headers``, wraps the whole app in
-    ProxyHeadersMiddleware, which is the ``proxy > dynamic`` order below.)
-    """
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(TIMEOUT):
-            await task
-
-
 def proxied_stack(order: str, trusted_proxies: list[str]) -> Any:
     sio = socketio.AsyncServer(async_mode="asgi")
     asgi_app: Any = socketio.ASGIApp(sio)
@@ -302,7 +274,9 @@ async def test_forwarded_host_with_proxy_headers_middleware(
     order: str, trusted: list[str], forwarded: dict[str, str], expected: tuple[str, str]
 ) -> None:
     app = proxied_stack(order, trusted)
-    async with serve_without_proxy_headers(app) as url:
+    # proxy_headers=False: the only proxy-header handling is the app's own (uvicorn's
+    # default wraps the whole app in ProxyHeadersMiddleware: the "proxy > dynamic" order).
+    async with serve(app, proxy_headers=False) as url:
         sio = socketio.AsyncClient(reconnection=False)
         await sio.connect(
             url,
