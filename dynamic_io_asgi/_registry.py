@@ -139,9 +139,7 @@ class NamespaceRegistry:
     def _find_setup(self, full: str) -> tuple[SetupCallback, re.Match[str], str] | None:
         exact = self._exact.get(full)
         if exact is not None:
-            match = re.match(re.escape(full), full)
-            assert match is not None
-            return exact[0], match, exact[1]
+            return exact[0], _full_match(full), exact[1]
         for regex, callback, label in reversed(self._patterns):
             found = regex.search(full)
             if found is not None:
