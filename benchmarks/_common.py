@@ -201,3 +201,20 @@ def machine() -> str:
 
 
 SCRIPT_DIR = Path(__file__).resolve().parent
+
+
+def register_handlers(register: Callable[[str, Any], Any]) -> None:
+    """The typical setup: three handlers, new closures for every namespace."""
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        return None
+
+    async def disconnect(sid: str, reason: str = "") -> None:
+        return None
+
+    async def message(sid: str, data: Any) -> Any:
+        return data
+
+    register("connect", connect)
+    register("disconnect", disconnect)
+    register("message", message)

@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from _common import machine, main, median, percentile, servers, table
+from _common import machine, main, median, percentile, register_handlers, servers, table
 from _eio import WebSocketClient, http_session
 
 from dynamic_io_asgi import DynamicIO
@@ -51,28 +51,16 @@ GOAL = 1.2
 def make_app(variant: str) -> object:
     sio = socketio.AsyncServer(async_mode="asgi")
 
-    def handlers(register: Any) -> None:
-        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-            return None
-
-        async def disconnect(sid: str, reason: str = "") -> None:
-            return None
-
-        async def message(sid: str, data: Any) -> Any:
-            return data
-
-        register("connect", connect)
-        register("disconnect", disconnect)
-        register("message", message)
-
     for i in range(PER_SESSION):
-        handlers(lambda event, handler, name=f"/s{i}": sio.on(event, handler, namespace=name))
+        register_handlers(
+            lambda event, handler, name=f"/s{i}": sio.on(event, handler, namespace=name)
+        )
     if variant == "baseline":
         return socketio.ASGIApp(sio)
     app = DynamicIO(socketio.ASGIApp(sio), host="main.test")
 
     async def setup(nsp: Any, match: Any) -> bool:
-        handlers(nsp.on)
+        register_handlers(nsp.on)
         return True
 
     app.setup_namespace("*", setup)

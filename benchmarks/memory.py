@@ -41,7 +41,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from _common import machine, main, servers, table
+from _common import machine, main, register_handlers, servers, table
 from _eio import WebSocketClient, http_session
 
 from dynamic_io_asgi import DynamicIO
@@ -52,23 +52,6 @@ CHECKPOINTS = 5
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 Register = Callable[[str, Callable[..., Any]], Any]
-
-
-def register_handlers(register: Register) -> None:
-    """The typical setup: three handlers, new closures for every namespace."""
-
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        return None
-
-    async def disconnect(sid: str, reason: str = "") -> None:
-        return None
-
-    async def message(sid: str, data: Any) -> Any:
-        return data
-
-    register("connect", connect)
-    register("disconnect", disconnect)
-    register("message", message)
 
 
 def dynamic_app(retirement: float | None, **options: Any) -> DynamicIO:
