@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
-from collections.abc import AsyncIterator
+import sys
 from pathlib import Path
 from typing import Any
 
 import socketio
-import uvicorn
 
 from dynamic_io_asgi import DynamicIO
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import serve  # noqa: E402  (the tests' uvicorn fixture)
 
 CORPUS = Path(__file__).parent / "corpus"
 TIMEOUT = 20.0
@@ -104,23 +105,6 @@ def build_app(serializer: str, records: list[bytes]) -> Any:
             await nsp.emit("pushed", {"bytes": b"\x00\n\xff", "data": data}, to=sid)
 
     return Recorder(app, records, inbound=True)
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def conversation(url: str, host: str, transports: list[str], serializer: str) -> None:
