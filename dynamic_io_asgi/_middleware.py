@@ -91,7 +91,9 @@ class DynamicIO(NamespaceRegistry):
 
         path = socketio_path or getattr(app, "engineio_path", None) or "/socket.io/"
         self.socketio_path = "/" + path.strip("/") + "/"
+        self._socketio_root = self.socketio_path[:-1]  # "/socket.io"
         self.status_path = self.socketio_path + "status"
+        self._status_paths = (self.status_path, self.status_path + ".json")
 
         self._is_main = _main_host_matcher(host)
         self.host = host
@@ -153,27 +155,48 @@ class DynamicIO(NamespaceRegistry):
     # -- ASGI -----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The hot path: every polling request of a session comes through here,
+        # so the common case is a few dict lookups and one call into _transport.
         kind = scope["type"]
-        if kind == "lifespan":
+        if kind == "http" or kind == "websocket":
+            path = scope["path"]
+            if path.startswith(self.socketio_path) or path == self._socketio_root:
+                if self.public_status and kind == "http" and path in self._status_paths:
+                    from ._status import serve_status
+
+                    if await serve_status(self, scope, receive, send):
+                        return
+                sid, jsonp = _transport.read_query(scope.get("query_string", b""))
+                if jsonp:
+                    await _transport.reject(scope, receive, send, "JSONP is not supported")
+                    return
+                if sid is None:  # a handshake: a new session, whose host is chosen now
+                    opened = await self._open_session(scope, receive, send)
+                    if opened is None:
+                        return
+                    session, scope = opened
+                else:
+                    try:
+                        session = self.sio.environ[sid]["asgi.scope"][SESSION_KEY]
+                    except KeyError:
+                        session = self._unknown_session(sid)
+                if kind == "websocket":
+                    receive = _transport.ws_receive(session, receive)
+                    send = _transport.ws_send(session, send)
+                    await self.app(scope, receive, send)
+                    return
+                method = scope.get("method")
+                if method == "POST":
+                    await _transport.post(self.app, self.sio, session, scope, receive, send)
+                elif method == "GET":
+                    await _transport.get(self.app, self.sio, session, scope, receive, send)
+                else:
+                    await self.app(scope, receive, send)
+                return
+        elif kind == "lifespan":
             await self.app(scope, self._lifespan_receive(receive), send)
             return
-        if kind not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        if (
-            kind == "http"
-            and self.public_status
-            and path in (self.status_path, self.status_path + ".json")
-        ):
-            from ._status import serve_status
-
-            if await serve_status(self, scope, receive, send):
-                return
-        if not (path if path.endswith("/") else path + "/").startswith(self.socketio_path):
-            await self.app(scope, receive, send)
-            return
-        await self._engineio(scope, receive, send)
+        await self.app(scope, receive, send)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -195,48 +218,30 @@ class DynamicIO(NamespaceRegistry):
             sio.manager_initialized = True
             sio.manager.initialize()
 
-    async def _engineio(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sid, jsonp = _transport.read_query(scope.get("query_string", b""))
-        if jsonp:
-            await _transport.reject(scope, receive, send, "JSONP is not supported")
-            return
-        if sid is None:
-            try:
-                host = self.resolve_host(scope)
-            except BadHost as exc:
-                await _transport.reject(scope, receive, send, f"Bad host: {exc}")
-                return
-            session = self._new_session(host)
-            scope = {**scope, SESSION_KEY: session}
-        else:
-            session = self._session_of(sid)
-        if scope["type"] == "websocket":
-            receive, send = (
-                _transport.ws_receive(session, receive),
-                _transport.ws_send(session, send),
-            )
-            await self.app(scope, receive, send)
-        elif scope.get("method") == "POST":
-            await _transport.post(self.app, self.sio, session, scope, receive, send)
-        elif scope.get("method") == "GET":
-            await _transport.get(self.app, self.sio, session, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+    async def _open_session(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[Session, Scope] | None:
+        """The session of a handshake and the scope that carries it; ``None`` once
+        the request is refused for a bad host."""
+        try:
+            host = self.resolve_host(scope)
+        except BadHost as exc:
+            await _transport.reject(scope, receive, send, f"Bad host: {exc}")
+            return None
+        session = self._new_session(host)
+        return session, {**scope, SESSION_KEY: session}
+
+    def _unknown_session(self, sid: str) -> Session:
+        # Not a session of ours (or one that is closing): Engine.IO answers for
+        # itself, and no Socket.IO message passes either way.
+        session = self._new_session(None, known=False)
+        session.eio_sid = sid
+        return session
 
     def _new_session(self, host: str | None, *, known: bool = True) -> Session:
         return Session(
             host, msgpack=self._msgpack, admit=self._admit, refuse=self._refuse, known=known
         )
-
-    def _session_of(self, sid: str) -> Session:
-        environ = self.sio.environ.get(sid)
-        session = environ.get("asgi.scope", {}).get(SESSION_KEY) if environ else None
-        if not isinstance(session, Session):
-            # Not a session of ours (or one that is closing): Engine.IO answers
-            # for itself, and no Socket.IO message passes either way.
-            session = self._new_session(None, known=False)
-        session.eio_sid = sid
-        return session
 
 
 def _serializer_is_msgpack(packet_class: type) -> bool:

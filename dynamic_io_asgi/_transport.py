@@ -9,12 +9,16 @@ fix ``Content-Length``, and compress what python-engineio would have.
 from __future__ import annotations
 
 import gzip
+import logging
+import operator
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from ._session import Connect, Session
+
+logger = logging.getLogger("dynamic_io_asgi")
 
 __all__ = ["get", "post", "read_query", "reject", "ws_receive", "ws_send"]
 
@@ -34,25 +38,27 @@ _NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
 def read_query(query_string: bytes) -> tuple[str | None, bool]:
     """``(sid, jsonp)`` of an Engine.IO request, read as python-engineio reads them
     (``parse_qs`` of the UTF-8 query: blank values dropped, the first ``sid`` wins)."""
-    try:
-        text = query_string.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, False  # python-engineio ignores such a query string too
-    if "%" in text or "+" in text:
-        query = parse_qs(text)
-        return query.get("sid", [None])[0], "j" in query
-    sid = None
-    jsonp = False
-    for pair in text.split("&"):
-        key, _, value = pair.partition("=")
-        if not value:
-            continue
-        if key == "sid":
-            if sid is None:
-                sid = value
-        elif key == "j":
-            jsonp = True
-    return sid, jsonp
+    # The fast path works on ``str``: ``bytes in bytes`` raises and swallows a
+    # TypeError inside CPython every time.
+    if query_string.isascii():
+        text = query_string.decode("ascii")
+        if "%" not in text and "+" not in text and "j=" not in text:
+            # Nothing to unquote and no ``j``: the first "sid=" decides, if it
+            # starts a pair and has a value.
+            at = text.find("sid=")
+            if at < 0:
+                return None, False
+            if at == 0 or text[at - 1] == "&":
+                sid = text[at + 4 :].partition("&")[0]
+                if sid:
+                    return sid, False
+    else:
+        try:
+            text = query_string.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, False  # python-engineio ignores such a query string too
+    query = parse_qs(text)
+    return query.get("sid", [None])[0], "j" in query
 
 
 def ws_receive(session: Session, receive: Receive) -> Receive:
@@ -84,9 +90,12 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
 
 
 def ws_send(session: Session, send: Send) -> Send:
-    """``send`` for the app: the server's websocket messages, rewritten."""
+    """``send`` for the app: the server's websocket messages, rewritten.
 
-    async def wrapped(message: Message) -> None:
+    A plain function returning ``send``'s awaitable: no coroutine of its own
+    per message."""
+
+    def wrapped(message: Message) -> Awaitable[None]:
         if message["type"] == "websocket.send":
             text = message.get("text")
             if text is not None:
@@ -97,12 +106,16 @@ def ws_send(session: Session, send: Send) -> Send:
                 rewritten = None if original is None else session.outbound_binary(original)
             if rewritten is None:
                 if original is not None:
-                    return  # another host's packet, or one of its attachments
+                    return _nothing()  # another host's packet, or one of its attachments
             elif rewritten is not original:
                 message = {"type": "websocket.send", key: rewritten}
-        await send(message)
+        return send(message)
 
     return wrapped
+
+
+async def _nothing() -> None:
+    pass
 
 
 async def post(
@@ -110,7 +123,13 @@ async def post(
 ) -> None:
     """A polling POST: the client's packets, rewritten, with a fixed Content-Length."""
     limit = sio.eio.max_http_buffer_size
-    body = await read_body(receive, limit)
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body"):
+        body: bytes | None = message.get("body", b"")
+        if len(body) > limit:  # type: ignore[arg-type]
+            body = None
+    else:
+        body = await read_body(receive, limit, message)
     if body is None:
         await reject(scope, receive, send, "Payload too large", status=413)
         return
@@ -119,34 +138,48 @@ async def post(
     except UnicodeDecodeError:
         await reject(scope, receive, send, "Body is not UTF-8")
         return
-    if text.startswith("d="):
+    if text[:2] == "d=":
         await reject(scope, receive, send, "JSONP is not supported")
         return
-    if text:
+    closing = False
+    if "\x1e" not in text:  # one packet, the common case
+        if text:
+            rewritten: Any = (
+                None if text[:1] in _NOT_FROM_POLLING_CLIENTS else session.inbound_text(text)
+            )
+            if type(rewritten) is Connect:
+                rewritten = await session.connect(rewritten)
+            if rewritten is not text:
+                body = b"" if rewritten is None else rewritten.encode("utf-8")
+                scope = _with_content_length(scope, len(body))
+            closing = text == "1"
+    else:
         packets = text.split("\x1e")
         kept: list[str] = []
         for packet in packets:
             if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
                 continue
-            rewritten: Any = session.inbound_text(packet)
+            rewritten = session.inbound_text(packet)
             if type(rewritten) is Connect:
                 rewritten = await session.connect(rewritten)
             if rewritten is not None:
                 kept.append(rewritten)
+                closing = closing or rewritten[:1] == "1"
         if kept != packets:
             body = "\x1e".join(kept).encode("utf-8")
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            scope = {**scope, "headers": headers}
-    sent = False
+            scope = _with_content_length(scope, len(body))
+    replayed: Message | None = {"type": "http.request", "body": body, "more_body": False}
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        nonlocal replayed
+        if replayed is None:
+            return await receive()
+        message, replayed = replayed, None
+        return message
 
+    if not closing:
+        await app(scope, replay, send)
+        return
     eio_socket = sio.eio.sockets.get(session.eio_sid) if session.eio_sid else None
     await app(scope, replay, send)
     if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
@@ -157,57 +190,122 @@ async def post(
         eio_socket.queue.put_nowait(None)
 
 
+def _with_content_length(scope: Scope, length: int) -> Scope:
+    headers, _ = _without(scope["headers"], b"content-length")
+    headers.append((b"content-length", str(length).encode()))
+    return {**scope, "headers": headers}
+
+
+def _without(headers: Iterable[Any], name: bytes) -> tuple[list[Any], list[bytes]]:
+    """A copy of ``headers`` without those called ``name`` (in any case), and their values.
+
+    Header names are compared by C loops (``map``), not Python ones: this runs
+    for every polling request."""
+    headers = list(headers)
+    names = list(map(bytes.lower, map(_first, headers)))
+    count = names.count(name)
+    if count == 0:
+        return headers, []
+    if count == 1:
+        return headers, [headers.pop(names.index(name))[1]]
+    pairs = list(zip(headers, names, strict=True))
+    values = [header[1] for header, lowered in pairs if lowered == name]
+    return [header for header, lowered in pairs if lowered != name], values
+
+
 async def get(
     app: ASGIApp, sio: Any, session: Session, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """A polling GET: the server's packets, rewritten, compressed here if at all."""
     # Engine.IO would compress before we could read the packets: take the
     # client's Accept-Encoding away from it and compress the result here.
-    accepted: list[str] = []
-    headers = []
-    for key, value in scope["headers"]:
-        if key.lower() == b"accept-encoding":
-            accepted += [e.split(";")[0].strip() for e in value.decode("latin-1").split(",")]
-        else:
-            headers.append((key, value))
+    # (ASGI servers give header names in lower case; a response compressed
+    # all the same is decompressed and rewritten below.)
+    headers, accepted = _without(scope["headers"], b"accept-encoding")
+    if accepted:
+        scope = {**scope, "headers": headers}
+    accept_encoding = b",".join(accepted)
     start: Message | None = None
     chunks: list[bytes] = []
 
     async def wrapped(message: Message) -> None:
         nonlocal start
-        if message["type"] == "http.response.start" and message["status"] == 200:
-            start = message
-            return
-        if message["type"] != "http.response.body" or start is None:
+        if start is None:  # nothing held back (yet)
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                start = message
+                return
             await send(message)
             return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body"):
+        if message["type"] != "http.response.body":
+            await send(message)
             return
-        original = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        body = rewrite_payload(session, original)
-        body, encoding = compress(sio.eio, body, accepted)
-        if body is original:  # python-engineio sets no Content-Length
+        if message.get("more_body"):
+            chunks.append(message.get("body", b""))
+            return
+        if chunks:
+            chunks.append(message.get("body", b""))
+            original = b"".join(chunks)
+        else:
+            original = message.get("body", b"")
+        # A payload starts with a packet type; anything else may be compressed.
+        encoding = None if original[:1] in _PAYLOAD_STARTS else _content_encoding(start)
+        if encoding is None:
+            body = rewrite_payload(session, original)
+            if accept_encoding and len(body) >= sio.eio.compression_threshold:
+                body, encoding = compress(sio.eio, body, accept_encoding)
+        else:  # compressed before it reached us: by an inner middleware, say
+            if encoding not in _DECOMPRESS:
+                logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
+                await reject(scope, receive, send, "Internal Server Error", status=500)
+                return
+            plain = _DECOMPRESS[encoding](original)
+            body = rewrite_payload(session, plain)
+            body = original if body is plain else _COMPRESS[encoding](body)
+        if body is original and not chunks:  # python-engineio sets no Content-Length
             await send(start)
             await send(message)
             return
-        response_headers = [
-            (k, v)
-            for k, v in start["headers"]
-            if k.lower() not in (b"content-length", b"content-encoding")
-        ]
+        response_headers, _ = _without(start["headers"], b"content-length")
         if encoding:
+            response_headers, _ = _without(response_headers, b"content-encoding")
             response_headers.append((b"content-encoding", encoding.encode()))
         response_headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
 
-    await app({**scope, "headers": headers}, receive, wrapped)
+    await app(scope, receive, wrapped)
+
+
+_first = operator.itemgetter(0)
+#: How an Engine.IO polling payload starts: a packet type, or ``b`` (base64 binary).
+_PAYLOAD_STARTS = frozenset([b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"b"])
+_DECOMPRESS: dict[str | None, Callable[[bytes], bytes]] = {
+    "gzip": gzip.decompress,
+    "deflate": zlib.decompress,
+}
+_COMPRESS: dict[str | None, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+}
+
+
+def _content_encoding(start: Message) -> str | None:
+    """The response's Content-Encoding, ``None`` for none or ``identity``."""
+    _, values = _without(start.get("headers", ()), b"content-encoding")
+    encoding = b",".join(values).decode("latin-1").strip().lower()
+    return None if encoding in ("", "identity") else encoding
 
 
 def rewrite_payload(session: Session, body: bytes) -> bytes:
     """The polling payload ``body`` for the client: ``body`` itself if unchanged."""
-    packets = body.decode("utf-8").split("\x1e")
+    text = body.decode("utf-8")
+    if "\x1e" not in text:  # one packet, the common case
+        rewritten = session.outbound_text(text)
+        if rewritten is text:
+            return body
+        # An empty payload would be a parse error for the client: send a NOOP.
+        return b"6" if rewritten is None else rewritten.encode("utf-8")
+    packets = text.split("\x1e")
     kept = []
     for packet in packets:
         rewritten = session.outbound_text(packet)
@@ -215,15 +313,15 @@ def rewrite_payload(session: Session, body: bytes) -> bytes:
             kept.append(rewritten)
     if kept == packets:
         return body
-    # An empty payload would be a parse error for the client: send a NOOP.
     return "\x1e".join(kept).encode("utf-8") if kept else b"6"
 
 
-def compress(eio: Any, body: bytes, accepted: list[str]) -> tuple[bytes, str | None]:
+def compress(eio: Any, body: bytes, accept_encoding: bytes) -> tuple[bytes, str | None]:
     """``body`` compressed as python-engineio would (its settings, the client's choice)."""
     if not eio.http_compression or len(body) < eio.compression_threshold:
         return body, None
-    for encoding in accepted:
+    for encoding in accept_encoding.decode("latin-1").split(","):
+        encoding = encoding.split(";")[0].strip()
         if encoding in eio.compression_methods:
             if encoding == "gzip":
                 return gzip.compress(body), encoding
@@ -232,12 +330,14 @@ def compress(eio: Any, body: bytes, accepted: list[str]) -> tuple[bytes, str | N
     return body, None
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or ``None`` once it passes ``limit`` bytes."""
+async def read_body(receive: Receive, limit: int, message: Message | None = None) -> bytes | None:
+    """The whole request body (from ``message`` on, if given), or ``None`` once it
+    passes ``limit`` bytes."""
     chunks = []
     size = 0
     while True:
-        message = await receive()
+        if message is None:
+            message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
@@ -247,6 +347,7 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             break
+        message = None
     return b"".join(chunks)
 
 

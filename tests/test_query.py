@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from dynamic_io_asgi._transport import read_query as _read_query
 
-_pieces = st.sampled_from(["sid", "j", "EIO", "=", "&", "4", "abc", "", "%73id", "+", "t", "=x"])
+_pieces = st.sampled_from(
+    ["sid", "j", "EIO", "=", "&", "4", "abc", "", "%73id", "+", "t", "=x", "é", ";", "xsid"]
+)
 
 
 @settings(max_examples=2000, deadline=None)
