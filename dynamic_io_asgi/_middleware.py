@@ -87,6 +87,10 @@ class DynamicIO(NamespaceRegistry):
             raise ValueError(f"sio: async_mode must be 'asgi', not {sio.async_mode!r}")
         self.app = app
         self.sio = sio
+        # python-engineio would compress polling responses before they could be
+        # rewritten: the middleware takes compression over (README, "Middleware
+        # order") and compresses after the rewrite, with the server's settings.
+        self._compression = _take_compression(sio.eio)
         self._msgpack = _serializer_is_msgpack(sio.packet_class)
 
         path = socketio_path or getattr(app, "engineio_path", None) or "/socket.io/"
@@ -189,7 +193,9 @@ class DynamicIO(NamespaceRegistry):
                 if method == "POST":
                     await _transport.post(self.app, self.sio, session, scope, receive, send)
                 elif method == "GET":
-                    await _transport.get(self.app, self.sio, session, scope, receive, send)
+                    await _transport.get(
+                        self.app, self.sio, session, scope, receive, send, self._compression
+                    )
                 else:
                     await self.app(scope, receive, send)
                 return
@@ -242,6 +248,18 @@ class DynamicIO(NamespaceRegistry):
         return Session(
             host, msgpack=self._msgpack, admit=self._admit, refuse=self._refuse, known=known
         )
+
+
+#: Where the server's own ``http_compression`` is kept once a middleware took it over.
+_HTTP_COMPRESSION = "dynamic_io_asgi_http_compression"
+
+
+def _take_compression(eio: Any) -> bool:
+    """Turn python-engineio's polling compression off; whether it was on."""
+    compression = bool(getattr(eio, _HTTP_COMPRESSION, eio.http_compression))
+    setattr(eio, _HTTP_COMPRESSION, compression)
+    eio.http_compression = False
+    return compression
 
 
 def _serializer_is_msgpack(packet_class: type) -> bool:

@@ -38,25 +38,23 @@ _NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
 def read_query(query_string: bytes) -> tuple[str | None, bool]:
     """``(sid, jsonp)`` of an Engine.IO request, read as python-engineio reads them
     (``parse_qs`` of the UTF-8 query: blank values dropped, the first ``sid`` wins)."""
-    # The fast path works on ``str``: ``bytes in bytes`` raises and swallows a
-    # TypeError inside CPython every time.
-    if query_string.isascii():
+    try:
         text = query_string.decode("ascii")
-        if "%" not in text and "+" not in text and "j=" not in text:
-            # Nothing to unquote and no ``j``: the first "sid=" decides, if it
-            # starts a pair and has a value.
-            at = text.find("sid=")
-            if at < 0:
-                return None, False
-            if at == 0 or text[at - 1] == "&":
-                sid = text[at + 4 :].partition("&")[0]
-                if sid:
-                    return sid, False
-    else:
+    except UnicodeDecodeError:
         try:
             text = query_string.decode("utf-8")
         except UnicodeDecodeError:
             return None, False  # python-engineio ignores such a query string too
+    else:
+        # The fast path, for a query with nothing to unquote and no ``j``:
+        # the value of the first ``sid`` if it has one (``str`` methods only;
+        # ``bytes in bytes`` raises and swallows a TypeError in CPython).
+        if "%" not in text and "+" not in text and "j=" not in text:
+            sid = ("&" + text).partition("&sid=")[2].partition("&")[0]
+            if sid:
+                return sid, False
+            if "sid=" not in text:
+                return None, False
     query = parse_qs(text)
     return query.get("sid", [None])[0], "j" in query
 
@@ -192,17 +190,14 @@ async def post(
 
 def _with_content_length(scope: Scope, length: int) -> Scope:
     headers, _ = _without(scope["headers"], b"content-length")
-    headers.append((b"content-length", str(length).encode()))
+    headers.append((b"content-length", b"%d" % length))
     return {**scope, "headers": headers}
 
 
 def _without(headers: Iterable[Any], name: bytes) -> tuple[list[Any], list[bytes]]:
-    """A copy of ``headers`` without those called ``name`` (in any case), and their values.
-
-    Header names are compared by C loops (``map``), not Python ones: this runs
-    for every polling request."""
+    """A copy of ``headers`` without those called ``name`` (in any case), and their values."""
     headers = list(headers)
-    names = list(map(bytes.lower, map(_first, headers)))
+    names = _names(headers)
     count = names.count(name)
     if count == 0:
         return headers, []
@@ -213,18 +208,30 @@ def _without(headers: Iterable[Any], name: bytes) -> tuple[list[Any], list[bytes
     return [header for header, lowered in pairs if lowered != name], values
 
 
+def _names(headers: list[Any]) -> list[bytes]:
+    """The names of ``headers``, in lower case.
+
+    This runs for polling requests, so the common case loops in C only: ASGI
+    servers give names in lower case, and a check of them all at once is cheaper
+    than lowering each."""
+    names = list(map(_first, headers))
+    if b"\n".join(names).islower():
+        return names
+    return [name.lower() for name in names]
+
+
 async def get(
-    app: ASGIApp, sio: Any, session: Session, scope: Scope, receive: Receive, send: Send
+    app: ASGIApp,
+    sio: Any,
+    session: Session,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    compression: bool,
 ) -> None:
-    """A polling GET: the server's packets, rewritten, compressed here if at all."""
-    # Engine.IO would compress before we could read the packets: take the
-    # client's Accept-Encoding away from it and compress the result here.
-    # (ASGI servers give header names in lower case; a response compressed
-    # all the same is decompressed and rewritten below.)
-    headers, accepted = _without(scope["headers"], b"accept-encoding")
-    if accepted:
-        scope = {**scope, "headers": headers}
-    accept_encoding = b",".join(accepted)
+    """A polling GET: the server's packets, rewritten, and compressed here if
+    ``compression`` (the server's ``http_compression``, which the middleware
+    takes over: python-engineio would compress before the packets could be read)."""
     start: Message | None = None
     chunks: list[bytes] = []
 
@@ -247,13 +254,14 @@ async def get(
             original = b"".join(chunks)
         else:
             original = message.get("body", b"")
-        # A payload starts with a packet type; anything else may be compressed.
+        # A payload starts with a packet type; anything else may be compressed
+        # (by a compressing middleware inside this one, say).
         encoding = None if original[:1] in _PAYLOAD_STARTS else _content_encoding(start)
         if encoding is None:
             body = rewrite_payload(session, original)
-            if accept_encoding and len(body) >= sio.eio.compression_threshold:
-                body, encoding = compress(sio.eio, body, accept_encoding)
-        else:  # compressed before it reached us: by an inner middleware, say
+            if compression and len(body) >= sio.eio.compression_threshold:
+                body, encoding = compress(sio.eio, body, scope)
+        else:
             if encoding not in _DECOMPRESS:
                 logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
                 await reject(scope, receive, send, "Internal Server Error", status=500)
@@ -261,16 +269,20 @@ async def get(
             plain = _DECOMPRESS[encoding](original)
             body = rewrite_payload(session, plain)
             body = original if body is plain else _COMPRESS[encoding](body)
-        if body is original and not chunks:  # python-engineio sets no Content-Length
+        if body is original and not chunks:
             await send(start)
             await send(message)
             return
-        response_headers, _ = _without(start["headers"], b"content-length")
-        if encoding:
-            response_headers, _ = _without(response_headers, b"content-encoding")
-            response_headers.append((b"content-encoding", encoding.encode()))
-        response_headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": response_headers})
+        if encoding or b"content-length" in _names(start["headers"]):
+            # python-engineio sets no Content-Length (the server then sends the
+            # body chunked), but a middleware inside this one may have.
+            headers, _ = _without(start["headers"], b"content-length")
+            if encoding:
+                headers, _ = _without(headers, b"content-encoding")
+                headers.append((b"content-encoding", encoding.encode()))
+            headers.append((b"content-length", b"%d" % len(body)))
+            start = {**start, "headers": headers}
+        await send(start)
         await send({"type": "http.response.body", "body": body})
 
     await app(scope, receive, wrapped)
@@ -316,17 +328,14 @@ def rewrite_payload(session: Session, body: bytes) -> bytes:
     return "\x1e".join(kept).encode("utf-8") if kept else b"6"
 
 
-def compress(eio: Any, body: bytes, accept_encoding: bytes) -> tuple[bytes, str | None]:
-    """``body`` compressed as python-engineio would (its settings, the client's choice)."""
-    if not eio.http_compression or len(body) < eio.compression_threshold:
-        return body, None
-    for encoding in accept_encoding.decode("latin-1").split(","):
+def compress(eio: Any, body: bytes, scope: Scope) -> tuple[bytes, str | None]:
+    """``body`` compressed as python-engineio would: with its methods, in the
+    order of the request's ``Accept-Encoding``."""
+    _, accepted = _without(scope["headers"], b"accept-encoding")
+    for encoding in b",".join(accepted).decode("latin-1").split(","):
         encoding = encoding.split(";")[0].strip()
-        if encoding in eio.compression_methods:
-            if encoding == "gzip":
-                return gzip.compress(body), encoding
-            if encoding == "deflate":
-                return zlib.compress(body), encoding
+        if encoding in eio.compression_methods and encoding in _COMPRESS:
+            return _COMPRESS[encoding](body), encoding
     return body, None
 
 
