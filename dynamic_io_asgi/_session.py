@@ -46,6 +46,10 @@ class Connect(NamedTuple):
 # Socket.IO types that never carry binary attachments, except CONNECT, which
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
+#: How such a packet starts on a named namespace.
+_NAMED = ("41/", "42/", "43/", "44/")
+#: What may follow "//host/" when the server's name is just that (the client's "/").
+_END_OF_NAME = frozenset(["", ","])
 
 
 def _decodes(packet: str) -> bool:
@@ -70,7 +74,20 @@ Refuse = Callable[["Session", str, "dict[str, Any]"], Awaitable[None]]
 class Session:
     """The host of one Engine.IO session and the state of its packet streams."""
 
-    __slots__ = ("host", "prefix", "eio_sid", "msgpack", "known", "_skip", "_admit", "_refuse")
+    __slots__ = (
+        "host",
+        "prefix",
+        "eio_sid",
+        "msgpack",
+        "known",
+        "_fast",
+        "_server_prefix",
+        "_short_prefix",
+        "_after_prefix",
+        "_skip",
+        "_admit",
+        "_refuse",
+    )
 
     def __init__(
         self,
@@ -89,6 +106,12 @@ class Session:
         self.msgpack = msgpack
         #: False for a ``sid`` the middleware has no record of: no message passes.
         self.known = known
+        # For the fast paths: text packets of a known session, and where the
+        # server's names of this session end ("//host/" and what follows).
+        self._fast = known and not msgpack
+        self._short_prefix = self.prefix or ""
+        self._server_prefix = self._short_prefix + "/" if self.prefix else ""
+        self._after_prefix = len(self._server_prefix) + 2
         self._skip = 0  # binary attachments still to drop (their header was dropped)
         self._admit = admit
         self._refuse = refuse
@@ -101,21 +124,23 @@ class Session:
 
     def inbound_text(self, packet: str) -> str | Connect | None:
         """Rewrite one Engine.IO text packet from the client; ``None`` drops it."""
+        # The fastest path: an EVENT/ACK/DISCONNECT on a named namespace, with
+        # no attachment count and no ack id before the name, the common packet
+        # (C calls only). The general path reads it the same way
+        # (tests/test_session.py checks).
+        if packet.startswith(_NAMED) and self._fast and not packet.startswith("/", 3):
+            # not "//": no other host's name. "42/chat,..." -> "42//host/chat,...":
+            # the first "/" is the name's.
+            server_prefix = self._server_prefix
+            return packet.replace("/", server_prefix, 1) if server_prefix else packet
         kind = packet[:1]
         if kind == "4":
-            if not self.known or self.msgpack:
+            if not self._fast:
                 return None
-            # Fast path: an EVENT/ACK/DISCONNECT with no attachment count and no
-            # ack id right after the type, the common packet. The general path
-            # below reads it the same way (tests/test_session.py checks).
+            # Fast path: as above, on the client's "/".
             if packet[1:2] in _PLAIN_TYPES:
                 third = packet[2:3]
-                if third == "/":
-                    if packet[3:4] != "/":  # not "//": no other host's name
-                        if self.prefix is None:
-                            return packet
-                        return packet[:2] + self.prefix + packet[2:]
-                elif third and not third.isdigit():  # no namespace: the client's "/"
+                if third and third != "/" and not third.isdigit():  # no namespace: "/"
                     if self.prefix is None:
                         return packet
                     return packet[:2] + self.prefix + "/," + packet[2:]
@@ -194,24 +219,25 @@ class Session:
 
     def outbound_text(self, packet: str) -> str | None:
         """Rewrite one Engine.IO text packet for the client; ``None`` drops it."""
+        # Fast paths, as in inbound_text: no attachment count, and the namespace
+        # (if any) right after the type.
+        if packet.startswith(_NAMED) and self._fast:
+            server_prefix = self._server_prefix
+            if not server_prefix:  # the main host: any name but another host's
+                if not packet.startswith("/", 3):
+                    return packet
+            elif packet.startswith(server_prefix, 2):
+                # "//host/" and at least one character of the name: the client's
+                # name is what follows the prefix.
+                after = self._after_prefix
+                if packet[after : after + 1] not in _END_OF_NAME:
+                    return packet.replace(self._short_prefix, "", 1)
         kind = packet[:1]
         if kind == "4":
-            # Fast path, as in inbound_text: no attachment count, and the
-            # namespace (if any) right after the type.
-            if packet[1:2] in _PLAIN_TYPES and self.known and not self.msgpack:
+            if self._fast and not self._server_prefix and packet[1:2] in _PLAIN_TYPES:
                 third = packet[2:3]
-                prefix = self.prefix
-                if prefix is None:
-                    if third == "/":
-                        if packet[3:4] != "/":
-                            return packet
-                    elif third and not third.isdigit():
-                        return packet
-                elif third == "/" and packet.startswith(prefix, 2):
-                    cut = 2 + len(prefix)
-                    following = packet[cut + 1 : cut + 2]
-                    if packet[cut : cut + 1] == "/" and following and following != ",":
-                        return packet[:2] + packet[cut:]
+                if third and third != "/" and not third.isdigit():  # the main host's "/"
+                    return packet
             return self._outbound_socketio(packet)
         if kind == "b":
             if not self.msgpack and self.known:

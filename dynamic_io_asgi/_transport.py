@@ -65,24 +65,25 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
     async def wrapped() -> Message:
         while True:
             message = await receive()
-            if message["type"] != "websocket.receive":
-                return message
+            # Only a websocket.receive carries "text" or "bytes".
             text = message.get("text")
             if text is not None:
-                key, original = "text", text
                 rewritten: Any = session.inbound_text(text)
-            else:
-                key, original = "bytes", message.get("bytes")
-                if original is None:
+                if rewritten is text:
                     return message
-                rewritten = session.inbound_binary(original)
+                key = "text"
+            else:
+                data = message.get("bytes")
+                if data is None:
+                    return message
+                rewritten = session.inbound_binary(data)
+                if rewritten is data:
+                    return message
+                key = "bytes"
             if type(rewritten) is Connect:
                 rewritten = await session.connect(rewritten)
-            if rewritten is None:
-                continue
-            if rewritten is not original:
-                message = {"type": "websocket.receive", key: rewritten}
-            return message
+            if rewritten is not None:
+                return {"type": "websocket.receive", key: rewritten}
 
     return wrapped
 
@@ -94,20 +95,24 @@ def ws_send(session: Session, send: Send) -> Send:
     per message."""
 
     def wrapped(message: Message) -> Awaitable[None]:
-        if message["type"] == "websocket.send":
-            text = message.get("text")
-            if text is not None:
-                key, original = "text", text
-                rewritten: Any = session.outbound_text(text)
-            else:
-                key, original = "bytes", message.get("bytes")
-                rewritten = None if original is None else session.outbound_binary(original)
-            if rewritten is None:
-                if original is not None:
-                    return _nothing()  # another host's packet, or one of its attachments
-            elif rewritten is not original:
-                message = {"type": "websocket.send", key: rewritten}
-        return send(message)
+        # Only a websocket.send carries "text" or "bytes".
+        text = message.get("text")
+        if text is not None:
+            rewritten: Any = session.outbound_text(text)
+            if rewritten is text:
+                return send(message)
+            key = "text"
+        else:
+            data = message.get("bytes")
+            if data is None:
+                return send(message)
+            rewritten = session.outbound_binary(data)
+            if rewritten is data:
+                return send(message)
+            key = "bytes"
+        if rewritten is None:
+            return _nothing()  # another host's packet, or one of its attachments
+        return send({"type": "websocket.send", key: rewritten})
 
     return wrapped
 
@@ -189,8 +194,15 @@ async def post(
 
 
 def _with_content_length(scope: Scope, length: int) -> Scope:
-    headers, _ = _without(scope["headers"], b"content-length")
-    headers.append((b"content-length", b"%d" % length))
+    headers = list(scope["headers"])
+    value = b"%d" % length
+    try:
+        # The common case: one Content-Length, its name in lower case as ASGI
+        # servers give it (they refuse a request with two).
+        headers[list(map(_first, headers)).index(b"content-length")] = (b"content-length", value)
+    except ValueError:
+        headers, _ = _without(headers, b"content-length")
+        headers.append((b"content-length", value))
     return {**scope, "headers": headers}
 
 
@@ -215,9 +227,11 @@ def _names(headers: list[Any]) -> list[bytes]:
     servers give names in lower case, and a check of them all at once is cheaper
     than lowering each."""
     names = list(map(_first, headers))
-    if b"\n".join(names).islower():
+    joined = b"\n".join(names)
+    if joined.islower():
         return names
-    return [name.lower() for name in names]
+    lowered = joined.lower().split(b"\n")
+    return lowered if len(lowered) == len(names) else [name.lower() for name in names]
 
 
 async def get(
@@ -273,7 +287,7 @@ async def get(
             await send(start)
             await send(message)
             return
-        if encoding or b"content-length" in _names(start["headers"]):
+        if encoding or b"content-length" in map(bytes.lower, map(_first, start["headers"])):
             # python-engineio sets no Content-Length (the server then sends the
             # body chunked), but a middleware inside this one may have.
             headers, _ = _without(start["headers"], b"content-length")
