@@ -12,10 +12,13 @@ callers each on its own Engine.IO session, over websocket or long-polling.
 Baseline and wrapped rounds alternate (same clients, same load) and are
 compared two ways: the ratio of the medians over the rounds, and the median of
 the per-round ratios (each round's two runs are adjacent in time, so a slow
-spell of a shared machine hits both); the server's CPU time per round trip is
-read from ``/proc`` as a second, load-insensitive measure of the overhead.
+spell of a shared machine hits both). Two server processes running the same
+code differ by 2-3% (memory layout, hash seed), so the whole run is repeated
+with fresh processes (``--repeat``, 3) and the rounds are pooled. The server's
+CPU time per round trip is read from ``/proc`` as a second measure of the
+overhead.
 
-Run: ``.venv/bin/python benchmarks/throughput.py [--quick]``
+Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeat N]``
 """
 
 from __future__ import annotations
@@ -121,49 +124,61 @@ async def run_case(
 
 async def bench(args: argparse.Namespace) -> None:
     if args.quick:
-        args.rounds, args.duration, args.warmup = 2, 0.4, 0.2
+        args.rounds, args.duration, args.warmup, args.repeat = 2, 0.4, 0.2, 1
     script = os.path.abspath(__file__)
     print(f"# throughput: {machine()}")
     print(
-        f"# {args.rounds} interleaved rounds of {args.duration}s per variant and case,"
-        f" payload {args.payload} chars, raw Engine.IO clients (aiohttp)\n",
+        f"# {args.repeat} runs with fresh server processes, each {args.rounds} interleaved"
+        f" rounds of {args.duration}s per variant and case, payload {args.payload} chars,"
+        " raw Engine.IO clients (aiohttp)\n",
         flush=True,
     )
+    cases = list(itertools.product(args.transports, args.callers, HOSTS))
+    pooled = {case: {variant: Samples() for variant in VARIANTS} for case in cases}
+    per_run: dict[tuple[str, int, str], list[float]] = {case: [] for case in cases}
+    for run_no in range(args.repeat):
+        profile = args.profile_server if run_no == 0 else None  # the first run's servers
+        async with servers(script, VARIANTS, profile=profile) as running:
+            for case in cases:
+                transport, callers, host_kind = case
+                result = await run_case(running, transport, callers, HOSTS[host_kind], args)
+                base, wrapped = result["baseline"], result["wrapped"]
+                paired = _paired(base, wrapped)
+                per_run[case].append(paired)
+                for variant in VARIANTS:
+                    _extend(pooled[case][variant], result[variant])
+                print(
+                    f"run {run_no + 1} {transport:9} {callers:2} callers {host_kind:5}:"
+                    f" paired ratio {paired:.3f}"
+                    f"  rounds baseline {[round(r) for r in base.rates]}"
+                    f" wrapped {[round(r) for r in wrapped.rates]}"
+                    f"  CPU share server/client {_busy(base)} and {_busy(wrapped)}",
+                    flush=True,
+                )
     rows = []
-    async with servers(script, VARIANTS, profile=args.profile_server) as running:
-        for transport, callers, host_kind in itertools.product(
-            args.transports, args.callers, HOSTS
-        ):
-            result = await run_case(running, transport, callers, HOSTS[host_kind], args)
-            base, wrapped = result["baseline"], result["wrapped"]
-            ratio = median(wrapped.rates) / median(base.rates)
-            # Each round's wrapped and baseline runs are adjacent in time, so a
-            # slow spell of the machine hits both: the median of the per-round
-            # ratios is the steadier figure, and the one held to the goal.
-            paired = median([w / b for w, b in zip(wrapped.rates, base.rates, strict=True)])
-            goal = GOALS[transport]
-            rows.append(
-                [
-                    transport,
-                    callers,
-                    host_kind,
-                    f"{median(base.rates):,.0f}",
-                    f"{median(wrapped.rates):,.0f}",
-                    f"{ratio:.3f}",
-                    f"{paired:.3f}" + ("" if paired >= goal else " (< goal)"),
-                    f"{median(base.cpu_us):.0f}",
-                    f"{median(wrapped.cpu_us):.0f}",
-                    f"{median(wrapped.cpu_us) - median(base.cpu_us):+.0f}",
-                ]
-            )
-            print(
-                f"{transport:9} {callers:2} callers {host_kind:5}: ratio {ratio:.3f}"
-                f" paired {paired:.3f}"
-                f"  rounds baseline {[round(r) for r in base.rates]}"
-                f" wrapped {[round(r) for r in wrapped.rates]}"
-                f"  CPU share server/client {_busy(base)} and {_busy(wrapped)}",
-                flush=True,
-            )
+    for case in cases:
+        transport, callers, host_kind = case
+        base, wrapped = pooled[case]["baseline"], pooled[case]["wrapped"]
+        # Each round's wrapped and baseline runs are adjacent in time, so a slow
+        # spell of the machine hits both: the median of the per-round ratios,
+        # pooled over the runs, is the steadier figure and the one held to the goal.
+        paired = _paired(base, wrapped)
+        goal = GOALS[transport]
+        rows.append(
+            [
+                transport,
+                callers,
+                host_kind,
+                f"{median(base.rates):,.0f}",
+                f"{median(wrapped.rates):,.0f}",
+                f"{median(wrapped.rates) / median(base.rates):.3f}",
+                f"{paired:.3f}" + ("" if paired >= goal else " (< goal)"),
+                " ".join(f"{r:.3f}" for r in per_run[case]),
+                f"{median(base.cpu_us):.0f}",
+                f"{median(wrapped.cpu_us):.0f}",
+                f"{median(wrapped.cpu_us) - median(base.cpu_us):+.0f}",
+            ]
+        )
     print()
     print(
         table(
@@ -175,6 +190,7 @@ async def bench(args: argparse.Namespace) -> None:
                 "wrapped rt/s",
                 "ratio of medians",
                 "paired ratio",
+                "paired, per run",
                 "baseline CPU µs/rt",
                 "wrapped CPU µs/rt",
                 "overhead µs/rt",
@@ -184,10 +200,21 @@ async def bench(args: argparse.Namespace) -> None:
     )
     print(
         "\nratio of medians = median wrapped / median baseline round trips per second;"
-        "\npaired ratio = median over rounds of wrapped / baseline of the same round"
-        " (adjacent runs); goal >= 0.97 (websocket), >= 0.95 (polling)."
+        "\npaired ratio = median of wrapped / baseline over the rounds (a round's two runs"
+        " are adjacent), pooled over the runs; goal >= 0.97 (websocket), >= 0.95 (polling)."
         "\nCPU µs/rt = server process CPU time (/proc, 10 ms ticks) per round trip."
     )
+
+
+def _paired(base: Samples, wrapped: Samples) -> float:
+    return median([w / b for w, b in zip(wrapped.rates, base.rates, strict=True)])
+
+
+def _extend(into: Samples, samples: Samples) -> None:
+    into.rates += samples.rates
+    into.cpu_us += samples.cpu_us
+    into.busy += samples.busy
+    into.count += samples.count
 
 
 def _busy(samples: Samples) -> str:
@@ -197,7 +224,13 @@ def _busy(samples: Samples) -> str:
 
 
 def configure(options: argparse.ArgumentParser) -> None:
-    options.add_argument("--rounds", type=int, default=15, help="interleaved rounds per variant")
+    options.add_argument("--rounds", type=int, default=9, help="interleaved rounds per variant")
+    options.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs, each with fresh server processes (ratios move by 2-3%% between processes)",
+    )
     options.add_argument("--duration", type=float, default=1.0, help="seconds per round")
     options.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per case")
     options.add_argument("--payload", type=int, default=64, help="characters of echoed text")
