@@ -478,3 +478,94 @@ async def test_compressed_polling_payload_is_rewritten(
         assert headers.get("content-length", str(len(body))) == str(len(body))
         payload = decompress(body).decode()
         assert payload == '42/chat,["big","' + "x" * 3000 + '"]'
+
+
+BIG = '42/chat,["big","' + "x" * 3000 + '"]'
+
+
+async def big_payload(app: Any, accept: str = "gzip") -> tuple[httpx.Headers, bytes]:
+    """An other-host session's 3000-character event: the GET's headers and raw body."""
+    async with serve(app) as url, http_client(url) as http:
+        session = Polling(http, "alpha.test")
+        await session.open()
+        await session.post("40/chat,")
+        [answer] = await session.get()
+        assert socketio_packet(answer)[:2] == ("0", "/chat")
+        await session.post('42/chat,["big",3000]')
+        return await session.get_raw(accept)
+
+
+async def test_the_middleware_takes_compression_over_from_engineio() -> None:
+    app, sio, _ = build("default", {"host": "main.test"})
+    assert sio.eio.http_compression is False  # python-engineio no longer compresses
+    again = DynamicIO(socketio.ASGIApp(sio), host="main.test")  # a second wrap keeps it on
+    for wrapped in (app, again):
+        headers, body = await big_payload(wrapped)
+        assert headers["content-encoding"] == "gzip"
+        assert gzip.decompress(body).decode() == BIG
+
+
+async def test_compression_off_on_the_server_stays_off() -> None:
+    sio = socketio.AsyncServer(async_mode="asgi", http_compression=False)
+    Recorder(sio, FULL_NAMES)
+    headers, body = await big_payload(DynamicIO(socketio.ASGIApp(sio), host="main.test"))
+    assert "content-encoding" not in headers
+    assert body.decode() == BIG
+
+
+async def test_a_payload_engineio_compressed_is_rewritten_all_the_same() -> None:
+    app, sio, _ = build("default", {"host": "main.test"})
+    sio.eio.http_compression = True  # turned back on behind the middleware's back
+    headers, body = await big_payload(app, "deflate")
+    assert headers["content-encoding"] == "deflate"
+    assert headers.get("content-length", str(len(body))) == str(len(body))
+    assert zlib.decompress(body).decode() == BIG
+
+
+class Recompress:
+    """A middleware inside DynamicIO that rewrites big polling responses its own
+    way: fixed Content-Length, and optionally a Content-Encoding of its own."""
+
+    def __init__(self, app: Any, encoding: bytes | None) -> None:
+        self.app, self.encoding = app, encoding
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {}
+
+        async def buffered(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body = message.get("body", b"")
+            headers = [(b"content-length", b"%d" % len(body))]
+            if self.encoding and len(body) > 1000:
+                body, headers = b"\x8b" + body, [(b"content-encoding", self.encoding)]
+            await send({**start, "headers": [*start["headers"], *headers]})
+            await send({**message, "body": body})
+
+        await self.app(scope, receive, buffered if scope["type"] == "http" else send)
+
+
+async def test_a_content_length_set_inside_is_fixed() -> None:
+    _, sio, _ = build("default", {"host": "main.test"})
+    app = DynamicIO(Recompress(socketio.ASGIApp(sio), None), sio, host="main.test")
+    headers, body = await big_payload(app, "identity")
+    assert headers["content-length"] == str(len(body))
+    assert body.decode() == BIG
+
+
+async def test_an_encoding_the_middleware_cannot_read_is_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, sio, _ = build("default", {"host": "main.test"})
+    app = DynamicIO(Recompress(socketio.ASGIApp(sio), b"br"), sio, host="main.test")
+    async with serve(app) as url, http_client(url) as http:
+        session = Polling(http, "alpha.test")
+        await session.open()
+        await session.post("40/chat,")
+        await session.get()
+        await session.post('42/chat,["big",3000]')
+        response = await http.get(session._url(), headers=session.handshake)
+    assert response.status_code == 500
+    assert "x" * 100 not in response.text  # nothing of the unread payload
+    assert "Content-Encoding br" in caplog.text
