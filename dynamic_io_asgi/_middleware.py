@@ -191,7 +191,10 @@ class DynamicIO(NamespaceRegistry):
                     return
                 method = scope.get("method")
                 if method == "POST":
-                    await _transport.post(self.app, self.sio, session, scope, receive, send)
+                    message = await receive()
+                    await _transport.post(
+                        self.app, self.sio, session, scope, receive, send, message
+                    )
                 elif method == "GET":
                     await _transport.get(
                         self.app, self.sio, session, scope, receive, send, self._compression

@@ -121,18 +121,72 @@ async def _nothing() -> None:
     pass
 
 
-async def post(
-    app: ASGIApp, sio: Any, session: Session, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """A polling POST: the client's packets, rewritten, with a fixed Content-Length."""
-    limit = sio.eio.max_http_buffer_size
-    message = await receive()
+def post(
+    app: ASGIApp,
+    sio: Any,
+    session: Session,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    message: Message,
+) -> Awaitable[None]:
+    """A polling POST whose first message is ``message``: the client's packets,
+    rewritten, with a fixed Content-Length.
+
+    The common POST, one ordinary packet in one message, costs no coroutine of
+    its own: this returns the app's awaitable. Anything else goes the general way."""
     if message["type"] == "http.request" and not message.get("more_body"):
-        body: bytes | None = message.get("body", b"")
-        if len(body) > limit:  # type: ignore[arg-type]
-            body = None
-    else:
-        body = await read_body(receive, limit, message)
+        body = message.get("body", b"")
+        if len(body) <= sio.eio.max_http_buffer_size:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            if text and "\x1e" not in text and text[:1] not in _NOT_FAST:
+                rewritten = session.inbound_text(text)
+                if rewritten is text:
+                    return app(scope, _Replay(message, receive), send)
+                if type(rewritten) is str:
+                    body = rewritten.encode("utf-8")
+                    scope = _with_content_length(scope, len(body))
+                    message = {"type": "http.request", "body": body, "more_body": False}
+                    return app(scope, _Replay(message, receive), send)
+    return _post(app, sio, session, scope, receive, send, message)
+
+
+#: First characters of a POST body that the fast path leaves to the general one: the
+#: packets no polling client sends, CLOSE, and JSONP's ``d=``.
+_NOT_FAST = frozenset(["0", "1", "2", "6", "d"])
+
+
+class _Replay:
+    """``receive`` for the app: the (rewritten) request body once, then the client's messages."""
+
+    __slots__ = ("message", "receive")
+
+    def __init__(self, message: Message, receive: Receive) -> None:
+        self.message: Message | None = message
+        self.receive = receive
+
+    async def __call__(self) -> Message:
+        message = self.message
+        if message is None:
+            return await self.receive()
+        self.message = None
+        return message
+
+
+async def _post(
+    app: ASGIApp,
+    sio: Any,
+    session: Session,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    message: Message,
+) -> None:
+    limit = sio.eio.max_http_buffer_size
+    body = await read_body(receive, limit, message)
     if body is None:
         await reject(scope, receive, send, "Payload too large", status=413)
         return
@@ -144,46 +198,23 @@ async def post(
     if text[:2] == "d=":
         await reject(scope, receive, send, "JSONP is not supported")
         return
+    packets = text.split("\x1e") if text else []
+    kept: list[str] = []
     closing = False
-    if "\x1e" not in text:  # one packet, the common case
-        if text:
-            rewritten: Any = (
-                None if text[:1] in _NOT_FROM_POLLING_CLIENTS else session.inbound_text(text)
-            )
-            if type(rewritten) is Connect:
-                rewritten = await session.connect(rewritten)
-            if rewritten is not text:
-                body = b"" if rewritten is None else rewritten.encode("utf-8")
-                scope = _with_content_length(scope, len(body))
-            closing = text == "1"
-    else:
-        packets = text.split("\x1e")
-        kept: list[str] = []
-        for packet in packets:
-            if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
-                continue
-            rewritten = session.inbound_text(packet)
-            if type(rewritten) is Connect:
-                rewritten = await session.connect(rewritten)
-            if rewritten is not None:
-                kept.append(rewritten)
-                closing = closing or rewritten[:1] == "1"
-        if kept != packets:
-            body = "\x1e".join(kept).encode("utf-8")
-            scope = _with_content_length(scope, len(body))
-    replayed: Message | None = {"type": "http.request", "body": body, "more_body": False}
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed is None:
-            return await receive()
-        message, replayed = replayed, None
-        return message
-
-    if not closing:
-        await app(scope, replay, send)
-        return
-    eio_socket = sio.eio.sockets.get(session.eio_sid) if session.eio_sid else None
+    for packet in packets:
+        if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
+            continue
+        rewritten: Any = session.inbound_text(packet)
+        if type(rewritten) is Connect:
+            rewritten = await session.connect(rewritten)
+        if rewritten is not None:
+            kept.append(rewritten)
+            closing = closing or rewritten[:1] == "1"
+    if kept != packets:
+        body = "\x1e".join(kept).encode("utf-8")
+        scope = _with_content_length(scope, len(body))
+    replay = _Replay({"type": "http.request", "body": body, "more_body": False}, receive)
+    eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
     await app(scope, replay, send)
     if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
         # A client that sent CLOSE still has a long-poll GET pending, which
@@ -234,7 +265,7 @@ def _names(headers: list[Any]) -> list[bytes]:
     return lowered if len(lowered) == len(names) else [name.lower() for name in names]
 
 
-async def get(
+def get(
     app: ASGIApp,
     sio: Any,
     session: Session,
@@ -242,48 +273,80 @@ async def get(
     receive: Receive,
     send: Send,
     compression: bool,
-) -> None:
+) -> Awaitable[None]:
     """A polling GET: the server's packets, rewritten, and compressed here if
     ``compression`` (the server's ``http_compression``, which the middleware
-    takes over: python-engineio would compress before the packets could be read)."""
-    start: Message | None = None
-    chunks: list[bytes] = []
+    takes over: python-engineio would compress before the packets could be read).
 
-    async def wrapped(message: Message) -> None:
-        nonlocal start
+    A plain function returning the app's awaitable, and an object rather than
+    a closure for ``send``: this runs for every long-poll."""
+    return app(scope, receive, _HeldResponse(sio.eio, session, scope, receive, send, compression))
+
+
+class _HeldResponse:
+    """``send`` for a polling GET: holds a 200 response back until its payload is rewritten."""
+
+    __slots__ = ("eio", "session", "scope", "receive", "send", "compression", "start", "chunks")
+
+    def __init__(
+        self,
+        eio: Any,
+        session: Session,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        compression: bool,
+    ) -> None:
+        self.eio = eio
+        self.session = session
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.compression = compression
+        self.start: Message | None = None
+        self.chunks: list[bytes] | None = None
+
+    async def __call__(self, message: Message) -> None:
+        start = self.start
         if start is None:  # nothing held back (yet)
             if message["type"] == "http.response.start" and message["status"] == 200:
-                start = message
+                self.start = message
                 return
-            await send(message)
+            await self.send(message)
             return
         if message["type"] != "http.response.body":
-            await send(message)
+            await self.send(message)
             return
+        chunks = self.chunks
         if message.get("more_body"):
+            if chunks is None:
+                chunks = self.chunks = []
             chunks.append(message.get("body", b""))
             return
-        if chunks:
+        if chunks is None:
+            original = message.get("body", b"")
+        else:
             chunks.append(message.get("body", b""))
             original = b"".join(chunks)
-        else:
-            original = message.get("body", b"")
         # A payload starts with a packet type; anything else may be compressed
         # (by a compressing middleware inside this one, say).
         encoding = None if original[:1] in _PAYLOAD_STARTS else _content_encoding(start)
         if encoding is None:
-            body = rewrite_payload(session, original)
-            if compression and len(body) >= sio.eio.compression_threshold:
-                body, encoding = compress(sio.eio, body, scope)
+            body = rewrite_payload(self.session, original)
+            if self.compression and len(body) >= self.eio.compression_threshold:
+                body, encoding = compress(self.eio, body, self.scope)
         else:
             if encoding not in _DECOMPRESS:
                 logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
-                await reject(scope, receive, send, "Internal Server Error", status=500)
+                await reject(
+                    self.scope, self.receive, self.send, "Internal Server Error", status=500
+                )
                 return
             plain = _DECOMPRESS[encoding](original)
-            body = rewrite_payload(session, plain)
+            body = rewrite_payload(self.session, plain)
             body = original if body is plain else _COMPRESS[encoding](body)
-        if body is original and not chunks:
+        send = self.send
+        if body is original and chunks is None:
             await send(start)
             await send(message)
             return
@@ -298,8 +361,6 @@ async def get(
             start = {**start, "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
-
-    await app(scope, receive, wrapped)
 
 
 _first = operator.itemgetter(0)
