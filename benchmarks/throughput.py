@@ -49,7 +49,7 @@ def make_app(variant: str) -> object:
         return data
 
     sio.on("echo", echo, namespace=NAMESPACE)
-    if variant == "baseline":
+    if variant in ("baseline", "control"):  # control: a second plain server (--control)
         return socketio.ASGIApp(sio)
     sio.on("echo", echo, namespace="//alpha.test" + NAMESPACE)
     return DynamicIO(socketio.ASGIApp(sio), host="main.test")
@@ -133,12 +133,16 @@ async def bench(args: argparse.Namespace) -> None:
         " raw Engine.IO clients (aiohttp)\n",
         flush=True,
     )
+    if args.control:
+        print("# CONTROL RUN: 'wrapped' is a second plain python-socketio server\n", flush=True)
     cases = list(itertools.product(args.transports, args.callers, HOSTS))
     pooled = {case: {variant: Samples() for variant in VARIANTS} for case in cases}
     per_run: dict[tuple[str, int, str], list[float]] = {case: [] for case in cases}
     for run_no in range(args.repeat):
         profile = args.profile_server if run_no == 0 else None  # the first run's servers
-        async with servers(script, VARIANTS, profile=profile) as running:
+        second = "control" if args.control else "wrapped"
+        async with servers(script, ("baseline", second), profile=profile) as started:
+            running = {"baseline": started["baseline"], "wrapped": started[second]}
             for case in cases:
                 transport, callers, host_kind = case
                 result = await run_case(running, transport, callers, HOSTS[host_kind], args)
@@ -225,6 +229,11 @@ def _busy(samples: Samples) -> str:
 
 def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--rounds", type=int, default=9, help="interleaved rounds per variant")
+    options.add_argument(
+        "--control",
+        action="store_true",
+        help="an A/A run: the 'wrapped' server is a second plain one (the noise floor)",
+    )
     options.add_argument(
         "--repeat",
         type=int,
