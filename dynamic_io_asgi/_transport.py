@@ -118,7 +118,7 @@ def ws_send(session: Session, send: Send) -> Send:
 
 
 async def _nothing() -> None:
-    pass
+    """What ``send`` returns for a message it drops."""
 
 
 def post(
@@ -185,6 +185,8 @@ async def _post(
     send: Send,
     message: Message,
 ) -> None:
+    """The general POST: a body in several messages or too large, JSONP, several
+    packets, a CONNECT to decide, packets to drop, or the client's CLOSE."""
     limit = sio.eio.max_http_buffer_size
     body = await read_body(receive, limit, message)
     if body is None:
