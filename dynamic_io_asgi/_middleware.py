@@ -87,10 +87,6 @@ class DynamicIO(NamespaceRegistry):
             raise ValueError(f"sio: async_mode must be 'asgi', not {sio.async_mode!r}")
         self.app = app
         self.sio = sio
-        # python-engineio would compress polling responses before they could be
-        # rewritten: the middleware takes compression over (README, "Middleware
-        # order") and compresses after the rewrite, with the server's settings.
-        self._compression = _take_compression(sio.eio)
         self._msgpack = _serializer_is_msgpack(sio.packet_class)
 
         path = socketio_path or getattr(app, "engineio_path", None) or "/socket.io/"
@@ -117,6 +113,11 @@ class DynamicIO(NamespaceRegistry):
         self._status: Any = None  # the status page's jinja2 environment, once built
         self._init_registry()
         self.started_at = time.time()
+        # python-engineio would compress polling responses before they could be
+        # rewritten: the middleware takes compression over (README, "Other
+        # middleware") and compresses after the rewrite, with the server's
+        # settings. Last, so that a bad option leaves the server as it was.
+        self._compression = _take_compression(sio.eio)
 
     # -- hosts ----------------------------------------------------------------------
 

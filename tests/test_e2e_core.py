@@ -505,6 +505,13 @@ async def test_the_middleware_takes_compression_over_from_engineio() -> None:
         assert gzip.decompress(body).decode() == BIG
 
 
+def test_a_refused_option_leaves_the_servers_compression_alone() -> None:
+    sio = socketio.AsyncServer(async_mode="asgi")
+    with pytest.raises(ValueError, match="retirement"):
+        DynamicIO(socketio.ASGIApp(sio), retirement=-1)
+    assert sio.eio.http_compression is True
+
+
 async def test_compression_off_on_the_server_stays_off() -> None:
     sio = socketio.AsyncServer(async_mode="asgi", http_compression=False)
     Recorder(sio, FULL_NAMES)
