@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -75,3 +79,15 @@ def transports(request: pytest.FixtureRequest) -> list[str]:
         "polling": ["polling"],
         "upgrade": ["polling", "websocket"],
     }[request.param]
+
+
+def load_script(path: Path, name: str | None = None) -> ModuleType:
+    """A script outside the package (an example, the fuzz target, a benchmark), imported
+    from its file as module ``name`` (default: the file's stem); a new name, a fresh copy."""
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -9,9 +9,7 @@ of one server, each its own origin.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
-from conftest import TIMEOUT, serve
+from conftest import TIMEOUT, load_script, serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse
@@ -181,12 +179,7 @@ async def test_page_reaches_another_hosts_namespace_with_cors(
 def load_demo() -> ModuleType:
     """A fresh copy of examples/demo/app.py."""
     path = Path(__file__).parent.parent / "examples" / "demo" / "app.py"
-    spec = importlib.util.spec_from_file_location("demo_app_under_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, "demo_app_under_test")
 
 
 async def say(tab: Any, text: str) -> None:

@@ -4,10 +4,8 @@ uvicorn's ProxyHeadersMiddleware, each served by a real uvicorn."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +15,7 @@ import httpx
 import pytest
 import socketio
 from _raw import EIO_PATH, open_packet, socketio_packet, split_payload
-from conftest import TIMEOUT, client, serve
+from conftest import TIMEOUT, client, load_script, serve
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -39,12 +37,7 @@ _loaded = itertools.count()
 def load_example(name: str) -> ModuleType:
     """A fresh copy of ``examples/<name>.py`` (its server state is its own)."""
     module_name = f"example_{name.replace('/', '_')}_{next(_loaded)}"
-    spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLES / f"{name}.py", module_name)
 
 
 # -- FastAPI -------------------------------------------------------------------------------

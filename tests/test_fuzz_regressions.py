@@ -8,12 +8,10 @@ exception but the documented ones and on any broken property (see its module).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,16 +19,7 @@ FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 CORPUS = sorted((FUZZ / "corpus").iterdir())
 
 
-def load_target() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_packets", FUZZ / "fuzz_packets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fuzz_packets", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-target = load_target()
+target = load_script(FUZZ / "fuzz_packets.py")
 
 #: Inputs the fuzzer found, reduced by hand: (what it found, input).
 FOUND = [

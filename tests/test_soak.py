@@ -4,23 +4,11 @@ namespace may outlive the run."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
+from conftest import load_script
 
-def load_soak() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
-    spec = importlib.util.spec_from_file_location("soak", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("soak", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-soak = load_soak()
+soak = load_script(Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py")
 
 
 async def test_short_soak_loses_nothing_and_retires_everything() -> None:
