@@ -188,7 +188,7 @@ async def _post(
     """The general POST: a body in several messages or too large, JSONP, several
     packets, a CONNECT to decide, packets to drop, or the client's CLOSE."""
     limit = sio.eio.max_http_buffer_size
-    body = await read_body(receive, limit, message)
+    body = await read_body(message, receive, limit)
     if body is None:
         await reject(scope, receive, send, "Payload too large", status=413)
         return
@@ -416,16 +416,12 @@ def compress(eio: Any, body: bytes, scope: Scope) -> tuple[bytes, str | None]:
     return body, None
 
 
-async def read_body(receive: Receive, limit: int, message: Message | None = None) -> bytes | None:
-    """The whole request body (from ``message`` on, if given), or ``None`` once it
-    passes ``limit`` bytes."""
+async def read_body(message: Message, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, from its first message ``message`` on, or ``None``
+    once it passes ``limit`` bytes."""
     chunks = []
     size = 0
-    while True:
-        if message is None:
-            message = await receive()
-        if message["type"] != "http.request":
-            break
+    while message["type"] == "http.request":
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -433,7 +429,7 @@ async def read_body(receive: Receive, limit: int, message: Message | None = None
         chunks.append(chunk)
         if not message.get("more_body"):
             break
-        message = None
+        message = await receive()
     return b"".join(chunks)
 
 
