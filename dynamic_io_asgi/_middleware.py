@@ -14,10 +14,10 @@ import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from socketio.packet import Packet
 
-from . import _transport
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
 from ._registry import NamespaceRegistry, NamespaceRejected
 from ._session import Session
+from ._transport import get, post, read_query, reject, ws_receive, ws_send
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
@@ -161,19 +161,24 @@ class DynamicIO(NamespaceRegistry):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: every polling request of a session comes through here,
-        # so the common case is a few dict lookups and one call into _transport.
+        # so the common case is a few dict lookups and one call into ._transport.
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
             path = scope["path"]
-            if path.startswith(self.socketio_path) or path == self._socketio_root:
+            socketio_path = self.socketio_path
+            if (
+                path == socketio_path  # the common case, checked first
+                or path.startswith(socketio_path)
+                or path == self._socketio_root
+            ):
                 if self.public_status and kind == "http" and path in self._status_paths:
                     from ._status import serve_status
 
                     if await serve_status(self, scope, receive, send):
                         return
-                sid, jsonp = _transport.read_query(scope.get("query_string", b""))
+                sid, jsonp = read_query(scope.get("query_string", b""))
                 if jsonp:
-                    await _transport.reject(scope, receive, send, "JSONP is not supported")
+                    await reject(scope, receive, send, "JSONP is not supported")
                     return
                 if sid is None:  # a handshake: a new session, whose host is chosen now
                     opened = await self._open_session(scope, receive, send)
@@ -186,20 +191,16 @@ class DynamicIO(NamespaceRegistry):
                     except KeyError:
                         session = self._unknown_session(sid)
                 if kind == "websocket":
-                    receive = _transport.ws_receive(session, receive)
-                    send = _transport.ws_send(session, send)
+                    receive = ws_receive(session, receive)
+                    send = ws_send(session, send)
                     await self.app(scope, receive, send)
                     return
-                method = scope.get("method")
+                method = scope["method"]
                 if method == "POST":
                     message = await receive()
-                    await _transport.post(
-                        self.app, self.sio, session, scope, receive, send, message
-                    )
+                    await post(self.app, self.sio, session, scope, receive, send, message)
                 elif method == "GET":
-                    await _transport.get(
-                        self.app, self.sio, session, scope, receive, send, self._compression
-                    )
+                    await get(self.app, self.sio, session, scope, receive, send, self._compression)
                 else:
                     await self.app(scope, receive, send)
                 return
@@ -236,7 +237,7 @@ class DynamicIO(NamespaceRegistry):
         try:
             host = self.resolve_host(scope)
         except BadHost as exc:
-            await _transport.reject(scope, receive, send, f"Bad host: {exc}")
+            await reject(scope, receive, send, f"Bad host: {exc}")
             return None
         session = self._new_session(host)
         return session, {**scope, SESSION_KEY: session}

@@ -50,6 +50,11 @@ _PLAIN_TYPES = frozenset("1234")
 _NAMED = ("41/", "42/", "43/", "44/")
 #: What may follow "//host/" when the server's name is just that (the client's "/").
 _END_OF_NAME = frozenset(["", ","])
+#: The same, for the polling bodies of the bytes fast paths.
+_NAMED_BYTES = tuple(prefix.encode() for prefix in _NAMED)
+_END_OF_NAME_BYTES = frozenset([b"", b","])
+#: What must not follow "4x/" in a main-host session's packet: another host's "//".
+_ANOTHER_HOST = frozenset([b"/"])
 
 
 def _decodes(packet: str) -> bool:
@@ -57,6 +62,14 @@ def _decodes(packet: str) -> bool:
     try:
         Packet(encoded_packet=packet)
     except Exception:
+        return False
+    return True
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return False
     return True
 
@@ -84,6 +97,12 @@ class Session:
         "_server_prefix",
         "_short_prefix",
         "_after_prefix",
+        "_prefix_bytes",
+        "_server_prefix_bytes",
+        "_inbound_starts",
+        "_outbound_starts",
+        "_outbound_at",
+        "_outbound_not",
         "_skip",
         "_admit",
         "_refuse",
@@ -112,6 +131,21 @@ class Session:
         self._short_prefix = self.prefix or ""
         self._server_prefix = self._short_prefix + "/" if self.prefix else ""
         self._after_prefix = len(self._server_prefix) + 2
+        # For the bytes fast paths of polling bodies: the same, encoded; how a
+        # packet on a named namespace of this session starts ("42/" from the
+        # client, "42//host/" from the server; none where the fast paths do not
+        # apply), and what must not follow the server's start.
+        self._prefix_bytes = self._short_prefix.encode()
+        self._server_prefix_bytes = self._server_prefix.encode()
+        self._inbound_starts = _NAMED_BYTES if self._fast else ()
+        if self.prefix is None:
+            self._outbound_starts = self._inbound_starts
+            self._outbound_at, self._outbound_not = 3, _ANOTHER_HOST
+        else:
+            self._outbound_starts = tuple(
+                start[:2] + self._server_prefix_bytes for start in self._inbound_starts
+            )
+            self._outbound_at, self._outbound_not = self._after_prefix, _END_OF_NAME_BYTES
         self._skip = 0  # binary attachments still to drop (their header was dropped)
         self._admit = admit
         self._refuse = refuse
@@ -161,6 +195,22 @@ class Session:
         if kind and kind in "012356":
             return packet
         return None  # empty, or a type only int() would read (say, a non-ASCII digit)
+
+    def inbound_body(self, body: bytes) -> bytes | None:
+        """The fast path of a polling POST: ``body`` rewritten if it is one
+        EVENT/ACK/DISCONNECT on a named namespace (the common body), as
+        :meth:`inbound_text` would rewrite it; ``None`` for any other body.
+
+        Bytes in, bytes out: no decoding, and C calls only for an ASCII body."""
+        if (
+            body.startswith(self._inbound_starts)
+            and body[3:4] != b"/"
+            and body.find(b"\x1e") < 0
+            and (body.isascii() or _is_utf8(body))
+        ):
+            prefix = self._server_prefix_bytes
+            return body.replace(b"/", prefix, 1) if prefix else body
+        return None
 
     def inbound_binary(self, data: bytes) -> bytes | Connect | None:
         """Rewrite one binary message from the client; ``None`` drops it."""
@@ -258,6 +308,17 @@ class Session:
         if kind == "0" and self.eio_sid is None:
             self.eio_sid = json.loads(packet[1:])["sid"]
         return packet
+
+    def outbound_body(self, body: bytes) -> bytes | None:
+        """The fast path of a polling response: ``body`` rewritten if it is one
+        EVENT/ACK/DISCONNECT on one of this session's named namespaces, as
+        :meth:`outbound_text` would rewrite it; ``None`` for any other body."""
+        if body.startswith(self._outbound_starts) and body.find(b"\x1e") < 0:
+            at = self._outbound_at
+            if body[at : at + 1] not in self._outbound_not:
+                prefix = self._prefix_bytes
+                return body.replace(prefix, b"", 1) if prefix else body
+        return None
 
     def _outbound_socketio(self, packet: str) -> str | None:
         # The general path: ``packet`` is "4" + a Socket.IO packet from the server.

@@ -137,21 +137,34 @@ def post(
     its own: this returns the app's awaitable. Anything else goes the general way."""
     if message["type"] == "http.request" and not message.get("more_body"):
         body = message.get("body", b"")
-        if len(body) <= sio.eio.max_http_buffer_size:
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            if text and "\x1e" not in text and text[:1] not in _NOT_FAST:
-                rewritten = session.inbound_text(text)
-                if rewritten is text:
-                    return app(scope, _Replay(message, receive), send)
-                if type(rewritten) is str:
-                    body = rewritten.encode("utf-8")
-                    scope = _with_content_length(scope, len(body))
-                    message = {"type": "http.request", "body": body, "more_body": False}
-                    return app(scope, _Replay(message, receive), send)
+        rewritten = session.inbound_body(body)
+        if rewritten is None:
+            rewritten = _one_packet(session, body)
+        if rewritten is not None and len(rewritten) <= sio.eio.max_http_buffer_size:
+            if rewritten is body:
+                return app(scope, _Replay(message, receive), send)
+            fixed = _with_content_length(scope, len(body), len(rewritten))
+            if fixed is not None:
+                message = {"type": "http.request", "body": rewritten, "more_body": False}
+                return app(fixed, _Replay(message, receive), send)
     return _post(app, sio, session, scope, receive, send, message)
+
+
+def _one_packet(session: Session, body: bytes) -> bytes | None:
+    """A POST body of one packet that needs no decision (no CONNECT, nothing to
+    drop), rewritten; ``None`` for any other body. The fast path for the packets
+    that :meth:`Session.inbound_body` leaves alone (on the namespace ``/``, say)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text and "\x1e" not in text and text[:1] not in _NOT_FAST:
+        rewritten = session.inbound_text(text)
+        if rewritten is text:
+            return body
+        if type(rewritten) is str:
+            return rewritten.encode("utf-8")
+    return None
 
 
 #: First characters of a POST body that the fast path leaves to the general one: the
@@ -214,7 +227,7 @@ async def _post(
             closing = closing or rewritten[:1] == "1"
     if kept != packets:
         body = "\x1e".join(kept).encode("utf-8")
-        scope = _with_content_length(scope, len(body))
+        scope = _with_new_content_length(scope, len(body))
     replay = _Replay({"type": "http.request", "body": body, "more_body": False}, receive)
     eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
     await app(scope, replay, send)
@@ -226,16 +239,27 @@ async def _post(
         eio_socket.queue.put_nowait(None)
 
 
-def _with_content_length(scope: Scope, length: int) -> Scope:
-    headers = list(scope["headers"])
-    value = b"%d" % length
+def _with_content_length(scope: Scope, old: int, new: int) -> Scope | None:
+    """A copy of ``scope`` whose Content-Length ``old`` reads ``new``: the
+    common case, one Content-Length as ASGI servers give it (lower case, the
+    body's length; they refuse a request with two), found in one C call;
+    ``None`` for any other headers."""
+    headers = scope["headers"]
     try:
-        # The common case: one Content-Length, its name in lower case as ASGI
-        # servers give it (they refuse a request with two).
-        headers[list(map(_first, headers)).index(b"content-length")] = (b"content-length", value)
-    except ValueError:
-        headers, _ = _without(headers, b"content-length")
-        headers.append((b"content-length", value))
+        index = headers.index((b"content-length", b"%d" % old))
+    except (AttributeError, ValueError):  # not a list or tuple, or no such header
+        return None
+    headers = list(headers)
+    headers[index] = (b"content-length", b"%d" % new)
+    scope = scope.copy()
+    scope["headers"] = headers
+    return scope
+
+
+def _with_new_content_length(scope: Scope, length: int) -> Scope:
+    """A copy of ``scope`` with one Content-Length, ``length``, whatever it had."""
+    headers, _ = _without(scope["headers"], b"content-length")
+    headers.append((b"content-length", b"%d" % length))
     return {**scope, "headers": headers}
 
 
@@ -316,6 +340,33 @@ class _HeldResponse:
                 return
             await self.send(message)
             return
+        if (
+            message["type"] == "http.response.body"
+            and self.chunks is None
+            and not message.get("more_body")
+        ):
+            # The common response, one packet in one message, sent as it is
+            # or rewritten by the bytes fast path.
+            original = message.get("body", b"")
+            body = self.session.outbound_body(original)
+            if body is not None and not (
+                self.compression and len(body) >= self.eio.compression_threshold
+            ):
+                send = self.send
+                if body is original:
+                    await send(start)
+                    await send(message)
+                    return
+                # python-engineio sets no Content-Length (the server then sends
+                # the body chunked), but a middleware inside this one may have.
+                if b"content-length" not in map(bytes.lower, map(_first, start["headers"])):
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self._respond(start, message)
+
+    async def _respond(self, start: Message, message: Message) -> None:
+        """The general response: any payload, in any number of messages, compressed or not."""
         if message["type"] != "http.response.body":
             await self.send(message)
             return
