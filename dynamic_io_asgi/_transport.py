@@ -142,11 +142,11 @@ def post(
             rewritten = _one_packet(session, body)
         if rewritten is not None and len(rewritten) <= sio.eio.max_http_buffer_size:
             if rewritten is body:
-                return app(scope, _Replay(message, receive), send)
+                return app(scope, _Replay(message, receive).receive, send)
             fixed = _with_content_length(scope, len(body), len(rewritten))
             if fixed is not None:
                 message = {"type": "http.request", "body": rewritten, "more_body": False}
-                return app(fixed, _Replay(message, receive), send)
+                return app(fixed, _Replay(message, receive).receive, send)
     return _post(app, sio, session, scope, receive, send, message)
 
 
@@ -173,18 +173,19 @@ _NOT_FAST = frozenset(["0", "1", "2", "6", "d"])
 
 
 class _Replay:
-    """``receive`` for the app: the (rewritten) request body once, then the client's messages."""
+    """The app's ``receive`` (the bound :meth:`receive`, which is cheaper to call
+    than an instance): the (rewritten) request body once, then the client's messages."""
 
-    __slots__ = ("message", "receive")
+    __slots__ = ("message", "client")
 
-    def __init__(self, message: Message, receive: Receive) -> None:
+    def __init__(self, message: Message, client: Receive) -> None:
         self.message: Message | None = message
-        self.receive = receive
+        self.client = client
 
-    async def __call__(self) -> Message:
+    async def receive(self) -> Message:
         message = self.message
         if message is None:
-            return await self.receive()
+            return await self.client()
         self.message = None
         return message
 
@@ -228,7 +229,7 @@ async def _post(
     if kept != packets:
         body = "\x1e".join(kept).encode("utf-8")
         scope = _with_new_content_length(scope, len(body))
-    replay = _Replay({"type": "http.request", "body": body, "more_body": False}, receive)
+    replay = _Replay({"type": "http.request", "body": body, "more_body": False}, receive).receive
     eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
     await app(scope, replay, send)
     if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
@@ -251,7 +252,7 @@ def _with_content_length(scope: Scope, old: int, new: int) -> Scope | None:
         return None
     headers = list(headers)
     headers[index] = (b"content-length", b"%d" % new)
-    scope = scope.copy()
+    scope = dict(scope)
     scope["headers"] = headers
     return scope
 
@@ -306,13 +307,15 @@ def get(
 
     A plain function returning the app's awaitable, and an object rather than
     a closure for ``send``: this runs for every long-poll."""
-    return app(scope, receive, _HeldResponse(sio.eio, session, scope, receive, send, compression))
+    held = _HeldResponse(sio.eio, session, scope, receive, send, compression)
+    return app(scope, receive, held.send)
 
 
 class _HeldResponse:
-    """``send`` for a polling GET: holds a 200 response back until its payload is rewritten."""
+    """The app's ``send`` for a polling GET (the bound :meth:`send`): holds a 200
+    response back until its payload is rewritten."""
 
-    __slots__ = ("eio", "session", "scope", "receive", "send", "compression", "start", "chunks")
+    __slots__ = ("eio", "session", "scope", "receive", "respond", "compression", "start", "chunks")
 
     def __init__(
         self,
@@ -327,18 +330,18 @@ class _HeldResponse:
         self.session = session
         self.scope = scope
         self.receive = receive
-        self.send = send
+        self.respond = send  # the server's send
         self.compression = compression
         self.start: Message | None = None
         self.chunks: list[bytes] | None = None
 
-    async def __call__(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:
         start = self.start
         if start is None:  # nothing held back (yet)
             if message["type"] == "http.response.start" and message["status"] == 200:
                 self.start = message
                 return
-            await self.send(message)
+            await self.respond(message)
             return
         if (
             message["type"] == "http.response.body"
@@ -352,7 +355,7 @@ class _HeldResponse:
             if body is not None and not (
                 self.compression and len(body) >= self.eio.compression_threshold
             ):
-                send = self.send
+                send = self.respond
                 if body is original:
                     await send(start)
                     await send(message)
@@ -368,7 +371,7 @@ class _HeldResponse:
     async def _respond(self, start: Message, message: Message) -> None:
         """The general response: any payload, in any number of messages, compressed or not."""
         if message["type"] != "http.response.body":
-            await self.send(message)
+            await self.respond(message)
             return
         chunks = self.chunks
         if message.get("more_body"):
@@ -392,13 +395,13 @@ class _HeldResponse:
             if encoding not in _DECOMPRESS:
                 logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
                 await reject(
-                    self.scope, self.receive, self.send, "Internal Server Error", status=500
+                    self.scope, self.receive, self.respond, "Internal Server Error", status=500
                 )
                 return
             plain = _DECOMPRESS[encoding](original)
             body = rewrite_payload(self.session, plain)
             body = original if body is plain else _COMPRESS[encoding](body)
-        send = self.send
+        send = self.respond
         if body is original and chunks is None:
             await send(start)
             await send(message)
