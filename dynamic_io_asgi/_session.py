@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 from socketio.packet import Packet
@@ -50,11 +50,12 @@ _PLAIN_TYPES = frozenset("1234")
 _NAMED = ("41/", "42/", "43/", "44/")
 #: What may follow "//host/" when the server's name is just that (the client's "/").
 _END_OF_NAME = frozenset(["", ","])
-#: The same, for the polling bodies of the bytes fast paths.
-_NAMED_BYTES = tuple(prefix.encode() for prefix in _NAMED)
-_END_OF_NAME_BYTES = frozenset([b"", b","])
 #: What must not follow "4x/" in a main-host session's packet: another host's "//".
-_ANOTHER_HOST = frozenset([b"/"])
+_ANOTHER_HOST = frozenset(["/"])
+
+
+def _encoded(texts: Iterable[str]) -> tuple[bytes, ...]:
+    return tuple(text.encode() for text in texts)
 
 
 def _decodes(packet: str) -> bool:
@@ -97,12 +98,15 @@ class Session:
         "_server_prefix",
         "_short_prefix",
         "_after_prefix",
-        "_prefix_bytes",
-        "_server_prefix_bytes",
         "_inbound_starts",
         "_outbound_starts",
         "_outbound_at",
         "_outbound_not",
+        "_prefix_bytes",
+        "_server_prefix_bytes",
+        "_inbound_starts_bytes",
+        "_outbound_starts_bytes",
+        "_outbound_not_bytes",
         "_skip",
         "_admit",
         "_refuse",
@@ -131,21 +135,26 @@ class Session:
         self._short_prefix = self.prefix or ""
         self._server_prefix = self._short_prefix + "/" if self.prefix else ""
         self._after_prefix = len(self._server_prefix) + 2
-        # For the bytes fast paths of polling bodies: the same, encoded; how a
-        # packet on a named namespace of this session starts ("42/" from the
-        # client, "42//host/" from the server; none where the fast paths do not
-        # apply), and what must not follow the server's start.
-        self._prefix_bytes = self._short_prefix.encode()
-        self._server_prefix_bytes = self._server_prefix.encode()
-        self._inbound_starts = _NAMED_BYTES if self._fast else ()
+        # How a packet on a named namespace starts: "42/" from the client and
+        # "42//host/" from the server (no start at all where the fast paths do
+        # not apply); and what must not come next, at ``_outbound_at``: another
+        # host's "//" on the main host, the end of the name on another host.
+        self._inbound_starts: tuple[str, ...] = _NAMED if self._fast else ()
+        self._outbound_starts: tuple[str, ...]
         if self.prefix is None:
             self._outbound_starts = self._inbound_starts
             self._outbound_at, self._outbound_not = 3, _ANOTHER_HOST
         else:
             self._outbound_starts = tuple(
-                start[:2] + self._server_prefix_bytes for start in self._inbound_starts
+                start[:2] + self._server_prefix for start in self._inbound_starts
             )
-            self._outbound_at, self._outbound_not = self._after_prefix, _END_OF_NAME_BYTES
+            self._outbound_at, self._outbound_not = self._after_prefix, _END_OF_NAME
+        # The same in bytes, for polling bodies.
+        self._prefix_bytes = self._short_prefix.encode()
+        self._server_prefix_bytes = self._server_prefix.encode()
+        self._inbound_starts_bytes = _encoded(self._inbound_starts)
+        self._outbound_starts_bytes = _encoded(self._outbound_starts)
+        self._outbound_not_bytes = frozenset(_encoded(self._outbound_not))
         self._skip = 0  # binary attachments still to drop (their header was dropped)
         self._admit = admit
         self._refuse = refuse
@@ -162,7 +171,7 @@ class Session:
         # no attachment count and no ack id before the name, the common packet
         # (C calls only). The general path reads it the same way
         # (tests/test_session.py checks).
-        if packet.startswith(_NAMED) and self._fast and not packet.startswith("/", 3):
+        if packet.startswith(self._inbound_starts) and packet[3:4] != "/":
             # not "//": no other host's name. "42/chat,..." -> "42//host/chat,...":
             # the first "/" is the name's.
             server_prefix = self._server_prefix
@@ -203,7 +212,7 @@ class Session:
 
         Bytes in, bytes out: no decoding, and C calls only for an ASCII body."""
         if (
-            body.startswith(self._inbound_starts)
+            body.startswith(self._inbound_starts_bytes)
             and body[3:4] != b"/"
             and body.find(b"\x1e") < 0
             and (body.isascii() or _is_utf8(body))
@@ -270,18 +279,14 @@ class Session:
     def outbound_text(self, packet: str) -> str | None:
         """Rewrite one Engine.IO text packet for the client; ``None`` drops it."""
         # Fast paths, as in inbound_text: no attachment count, and the namespace
-        # (if any) right after the type.
-        if packet.startswith(_NAMED) and self._fast:
-            server_prefix = self._server_prefix
-            if not server_prefix:  # the main host: any name but another host's
-                if not packet.startswith("/", 3):
-                    return packet
-            elif packet.startswith(server_prefix, 2):
-                # "//host/" and at least one character of the name: the client's
-                # name is what follows the prefix.
-                after = self._after_prefix
-                if packet[after : after + 1] not in _END_OF_NAME:
-                    return packet.replace(self._short_prefix, "", 1)
+        # (if any) right after the type: on the main host any name but another
+        # host's; on another, "//host/" and at least one character of the name,
+        # the client's name being what follows the prefix.
+        if packet.startswith(self._outbound_starts):
+            at = self._outbound_at
+            if packet[at : at + 1] not in self._outbound_not:
+                prefix = self._short_prefix
+                return packet.replace(prefix, "", 1) if prefix else packet
         kind = packet[:1]
         if kind == "4":
             if self._fast and not self._server_prefix and packet[1:2] in _PLAIN_TYPES:
@@ -313,9 +318,9 @@ class Session:
         """The fast path of a polling response: ``body`` rewritten if it is one
         EVENT/ACK/DISCONNECT on one of this session's named namespaces, as
         :meth:`outbound_text` would rewrite it; ``None`` for any other body."""
-        if body.startswith(self._outbound_starts) and body.find(b"\x1e") < 0:
+        if body.startswith(self._outbound_starts_bytes) and body.find(b"\x1e") < 0:
             at = self._outbound_at
-            if body[at : at + 1] not in self._outbound_not:
+            if body[at : at + 1] not in self._outbound_not_bytes:
                 prefix = self._prefix_bytes
                 return body.replace(prefix, b"", 1) if prefix else body
         return None

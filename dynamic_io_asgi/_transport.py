@@ -71,6 +71,8 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
                 rewritten: Any = session.inbound_text(text)
                 if rewritten is text:
                     return message
+                if type(rewritten) is str:  # the common rewrite
+                    return {"type": "websocket.receive", "text": rewritten}
                 key = "text"
             else:
                 data = message.get("bytes")
@@ -135,7 +137,8 @@ def post(
 
     The common POST, one ordinary packet in one message, costs no coroutine of
     its own: this returns the app's awaitable. Anything else goes the general way."""
-    if message["type"] == "http.request" and not message.get("more_body"):
+    # (Only an http.request carries a body: any other message goes the general way.)
+    if not message.get("more_body"):
         body = message.get("body", b"")
         rewritten = session.inbound_body(body)
         if rewritten is None:
@@ -362,7 +365,11 @@ class _HeldResponse:
                     return
                 # python-engineio sets no Content-Length (the server then sends
                 # the body chunked), but a middleware inside this one may have.
-                if b"content-length" not in map(bytes.lower, map(_first, start["headers"])):
+                # (A loop with a length test is the cheapest check of a few headers.)
+                for name, _ in start["headers"]:
+                    if len(name) == 14 and name.lower() == b"content-length":
+                        break
+                else:
                     await send(start)
                     await send({"type": "http.response.body", "body": body})
                     return

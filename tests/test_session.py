@@ -112,3 +112,45 @@ def test_attachments_of_a_dropped_packet_are_dropped() -> None:
     assert alpha.outbound_text(header) is None
     assert alpha.outbound_binary(b"secret") is None
     assert alpha.outbound_binary(b"next") == b"next"
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@settings(max_examples=2000, deadline=None)
+@given(text=socketio_text, more=st.sampled_from([b"", b"\x1e3", b"\x1e42/chat,1", b"\xff"]))
+def test_polling_body_fast_paths_agree_with_the_text_paths(
+    host: str | None, text: str, more: bytes
+) -> None:
+    # A polling body is packets joined by \x1e; the bytes fast paths take one
+    # packet of UTF-8 or none, and then rewrite it exactly as the text paths would.
+    body = ("4" + text).encode() + more
+    inbound = session(host).inbound_body(body)
+    if inbound is not None:
+        assert inbound.decode() == session(host).inbound_text(body.decode())
+    if more:
+        assert inbound is None
+    if b"\xff" not in more:  # the server's bodies are UTF-8
+        outbound = session(host).outbound_body(body)
+        if outbound is not None:
+            assert outbound.decode() == session(host).outbound_text(body.decode())
+        if more:
+            assert outbound is None
+
+
+@pytest.mark.parametrize(
+    ("host", "body", "inbound", "outbound"),
+    [
+        (None, b'42/chat,["ev"]', b'42/chat,["ev"]', b'42/chat,["ev"]'),
+        (None, b'42//alpha.test/chat,["ev"]', None, None),
+        ("alpha.test", b'42/chat,7["ev"]', b'42//alpha.test/chat,7["ev"]', None),
+        ("alpha.test", b'43//alpha.test/chat,7["ok"]', None, b'43/chat,7["ok"]'),
+        ("alpha.test", b'42//alpha.test/,["ev"]', None, None),  # "/": the text path's
+        ("alpha.test", b'42/chat,["\xc3\xa9"]', b'42//alpha.test/chat,["\xc3\xa9"]', None),
+        ("alpha.test", b'42/chat,["\xff"]', None, None),  # not UTF-8
+        ("alpha.test", b'42/chat,["ev"]\x1e42/chat,["ev"]', None, None),
+    ],
+)
+def test_polling_body_table(
+    host: str | None, body: bytes, inbound: bytes | None, outbound: bytes | None
+) -> None:
+    assert session(host).inbound_body(body) == inbound
+    assert session(host).outbound_body(body) == outbound
