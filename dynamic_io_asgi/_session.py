@@ -47,7 +47,7 @@ class Connect(NamedTuple):
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
 #: How such a packet starts on a named namespace.
-_NAMED = ("41/", "42/", "43/", "44/")
+_NAMED = ("42/", "43/", "41/", "44/")  # EVENT and ACK first: the common ones
 #: What may follow "//host/" when the server's name is just that (the client's "/").
 _END_OF_NAME = frozenset(["", ","])
 #: What must not follow "4x/" in a main-host session's packet: another host's "//".
@@ -107,6 +107,8 @@ class Session:
         "_inbound_starts_bytes",
         "_outbound_starts_bytes",
         "_outbound_not_bytes",
+        "inbound_fast",
+        "outbound_fast",
         "_skip",
         "_admit",
         "_refuse",
@@ -149,6 +151,22 @@ class Session:
                 start[:2] + self._server_prefix for start in self._inbound_starts
             )
             self._outbound_at, self._outbound_not = self._after_prefix, _END_OF_NAME
+        #: The fast path of :meth:`inbound_text`, for a caller that inlines it:
+        #: ``(starts, server_prefix)``. A packet that starts with one of ``starts``
+        #: and has no "/" at index 3 is ``packet.replace("/", server_prefix, 1)``
+        #: (itself if ``server_prefix`` is empty).
+        self.inbound_fast = (self._inbound_starts, self._server_prefix)
+        #: The fast path of :meth:`outbound_text`: ``(starts, at, after, not_next,
+        #: prefix)``. A packet that starts with one of ``starts`` and whose
+        #: ``packet[at:after]`` is not in ``not_next`` is ``packet.replace(prefix, "",
+        #: 1)`` (itself if ``prefix`` is empty).
+        self.outbound_fast = (
+            self._outbound_starts,
+            self._outbound_at,
+            self._outbound_at + 1,
+            self._outbound_not,
+            self._short_prefix,
+        )
         # The same in bytes, for polling bodies.
         self._prefix_bytes = self._short_prefix.encode()
         self._server_prefix_bytes = self._server_prefix.encode()

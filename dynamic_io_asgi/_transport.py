@@ -61,44 +61,66 @@ def read_query(query_string: bytes) -> tuple[str | None, bool]:
 
 def ws_receive(session: Session, receive: Receive) -> Receive:
     """``receive`` for the app: the client's websocket messages, rewritten."""
+    # The common message, an EVENT/ACK/DISCONNECT on a named namespace, takes
+    # Session.inbound_text's fast path inlined here (tests/test_session.py
+    # checks that they agree): at every message a Python call and a dict
+    # count. The dict is rewritten in place: the server made it for the app.
+    starts, server_prefix = session.inbound_fast
 
     async def wrapped() -> Message:
-        while True:
-            message = await receive()
-            # Only a websocket.receive carries "text" or "bytes".
-            text = message.get("text")
-            if text is not None:
-                rewritten: Any = session.inbound_text(text)
-                if rewritten is text:
-                    return message
-                if type(rewritten) is str:  # the common rewrite
-                    return {"type": "websocket.receive", "text": rewritten}
-                key = "text"
-            else:
-                data = message.get("bytes")
-                if data is None:
-                    return message
-                rewritten = session.inbound_binary(data)
-                if rewritten is data:
-                    return message
-                key = "bytes"
-            if type(rewritten) is Connect:
-                rewritten = await session.connect(rewritten)
-            if rewritten is not None:
-                return {"type": "websocket.receive", key: rewritten}
+        message = await receive()
+        text = message.get("text")
+        if text is not None and text.startswith(starts) and text[3:4] != "/":
+            if server_prefix:
+                message["text"] = text.replace("/", server_prefix, 1)
+            return message
+        return await _ws_received(session, receive, message)
 
     return wrapped
+
+
+async def _ws_received(session: Session, receive: Receive, message: Message) -> Message:
+    """The general way of :func:`ws_receive`: ``message`` rewritten, or, if it
+    is dropped, the next one that is not."""
+    while True:
+        # Only a websocket.receive carries "text" or "bytes".
+        text = message.get("text")
+        if text is not None:
+            rewritten: Any = session.inbound_text(text)
+            if rewritten is text:
+                return message
+            key = "text"
+        else:
+            data = message.get("bytes")
+            if data is None:
+                return message
+            rewritten = session.inbound_binary(data)
+            if rewritten is data:
+                return message
+            key = "bytes"
+        if type(rewritten) is Connect:
+            rewritten = await session.connect(rewritten)
+        if rewritten is not None:
+            return {"type": "websocket.receive", key: rewritten}
+        message = await receive()
 
 
 def ws_send(session: Session, send: Send) -> Send:
     """``send`` for the app: the server's websocket messages, rewritten.
 
     A plain function returning ``send``'s awaitable: no coroutine of its own
-    per message."""
+    per message. The common message takes Session.outbound_text's fast path,
+    inlined, and is rewritten in place (python-engineio makes a dict per
+    message, as Starlette's middleware expect when they edit theirs)."""
+    starts, at, after, not_next, prefix = session.outbound_fast
 
     def wrapped(message: Message) -> Awaitable[None]:
-        # Only a websocket.send carries "text" or "bytes".
         text = message.get("text")
+        if text is not None and text.startswith(starts) and text[at:after] not in not_next:
+            if prefix:
+                message["text"] = text.replace(prefix, "", 1)
+            return send(message)
+        # Only a websocket.send carries "text" or "bytes".
         if text is not None:
             rewritten: Any = session.outbound_text(text)
             if rewritten is text:

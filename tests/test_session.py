@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamic_io_asgi._session import Connect, Session
+from dynamic_io_asgi._transport import ws_receive, ws_send
 
 
 async def _never(*args: Any) -> None:
@@ -154,3 +155,57 @@ def test_polling_body_table(
 ) -> None:
     assert session(host).inbound_body(body) == inbound
     assert session(host).outbound_body(body) == outbound
+
+
+def _finish(awaitable: Any) -> Any:
+    """The result of an awaitable that never suspends (no event loop needed)."""
+    coroutine = awaitable.__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("suspended")
+
+
+_NEXT = {"type": "websocket.disconnect", "code": 1000}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@settings(max_examples=2000, deadline=None)
+@given(text=socketio_text)
+def test_websocket_wrappers_agree_with_the_text_paths(host: str | None, text: str) -> None:
+    # ws_receive and ws_send inline the text fast paths; whatever path a
+    # message takes, the app and the client see what inbound_text and
+    # outbound_text make of it.
+    message = "4" + text
+
+    async def admit(session: Session, namespace: str) -> None:
+        return None
+
+    refused: list[str] = []
+
+    async def refuse(session: Session, namespace: str, error: Any) -> None:
+        refused.append(namespace)
+
+    def fresh() -> Session:
+        return Session(host, msgpack=False, admit=admit, refuse=refuse)
+
+    inbound: Any = fresh().inbound_text(message)
+    if type(inbound) is Connect:
+        inbound = None if inbound.error else inbound.packet
+    queue = [{"type": "websocket.receive", "text": message}, _NEXT]
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0)
+
+    expected = _NEXT if inbound is None else {"type": "websocket.receive", "text": inbound}
+    assert _finish(ws_receive(fresh(), receive)()) == expected
+
+    outbound = fresh().outbound_text(message)
+    sent: list[dict[str, Any]] = []
+
+    async def send(reply: dict[str, Any]) -> None:
+        sent.append(reply)
+
+    _finish(ws_send(fresh(), send)({"type": "websocket.send", "bytes": None, "text": message}))
+    assert [reply["text"] for reply in sent] == ([] if outbound is None else [outbound])
