@@ -114,6 +114,29 @@ class ServerProcess:
                 await self.process.wait()
 
 
+#: The CPUs this process may run on, before :func:`pin` narrows them.
+_CPUS = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+
+def pin(servers: Sequence[ServerProcess]) -> str:
+    """Pin this process (the clients) to one CPU and ``servers`` to another.
+
+    On a 2-core machine the scheduler otherwise moves client and server
+    between the cores, and a server process that shares a core for a while
+    loses a round: pinned, each has a core of its own (the servers of a run
+    take turns on theirs). Returns what was done, for the report."""
+    if _CPUS is None:
+        return "not pinned (no sched_setaffinity)"
+    cpus = sorted(_CPUS)  # as this process started: servers inherit its pinning
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    client, server = cpus[0], cpus[1]
+    os.sched_setaffinity(0, {client})
+    for process in servers:
+        os.sched_setaffinity(process.process.pid, {server})
+    return f"clients pinned to CPU {client}, servers to CPU {server}"
+
+
 @contextlib.asynccontextmanager
 async def servers(script: str, variants: Sequence[str], profile: str | None = None) -> Any:
     """Start one server subprocess per variant; yield ``{variant: ServerProcess}``.

@@ -9,14 +9,16 @@ connect to ``/chat`` with ``Host: main.test`` (a main-host session) or
 ``Host: alpha.test`` (an other-host session, which the baseline serves from
 its ``/chat``) and do ack'ed ``echo`` calls back to back: 1 caller, or 32
 callers each on its own Engine.IO session, over websocket or long-polling.
-Baseline and wrapped rounds alternate (same clients, same load) and are
-compared two ways: the ratio of the medians over the rounds, and the median of
-the per-round ratios (each round's two runs are adjacent in time, so a slow
-spell of a shared machine hits both). Two server processes running the same
-code differ by 2-3% (memory layout, hash seed), so the whole run is repeated
-with fresh processes (``--repeat``, 3) and the rounds are pooled. The server's
-CPU time per round trip is read from ``/proc`` as a second measure of the
-overhead.
+Baseline and wrapped rounds alternate (same clients, same load; each goes
+first in half the rounds) and are compared two ways: the ratio of the medians
+over the rounds, and the median of the per-round ratios (each round's two runs
+are adjacent in time, so a slow spell of a shared machine hits both). Two
+server processes running the same code differ by 1-3% (memory layout, hash
+seed, which started first), so the whole run is repeated with fresh processes
+(``--repeat``, 5; the start order alternates) and the rounds are pooled. The
+clients run on one CPU and the servers on another (``--no-pin`` leaves them to
+the scheduler). The server's CPU time per round trip is read from ``/proc`` as
+a second measure of the overhead.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeat N]``
 """
@@ -31,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 
 import socketio
-from _common import ServerProcess, machine, main, median, servers, table
+from _common import ServerProcess, machine, main, median, pin, servers, table
 from _eio import Client, http_session, open_client
 
 from dynamic_io_asgi import DynamicIO
@@ -141,8 +143,15 @@ async def bench(args: argparse.Namespace) -> None:
     for run_no in range(args.repeat):
         profile = args.profile_server if run_no == 0 else None  # the first run's servers
         second = "control" if args.control else "wrapped"
-        async with servers(script, ("baseline", second), profile=profile) as started:
+        # The server started second ran 1 % faster in an A/A run: the order
+        # alternates from run to run.
+        order = ("baseline", second) if run_no % 2 == 0 else (second, "baseline")
+        async with servers(script, order, profile=profile) as started:
             running = {"baseline": started["baseline"], "wrapped": started[second]}
+            if not args.no_pin:
+                pinned = pin(list(running.values()))
+                if run_no == 0:
+                    print(f"# {pinned}\n", flush=True)
             for case in cases:
                 transport, callers, host_kind = case
                 result = await run_case(running, transport, callers, HOSTS[host_kind], args)
@@ -228,7 +237,12 @@ def _busy(samples: Samples) -> str:
 
 
 def configure(options: argparse.ArgumentParser) -> None:
-    options.add_argument("--rounds", type=int, default=9, help="interleaved rounds per variant")
+    options.add_argument(
+        "--rounds",
+        type=int,
+        default=6,
+        help="interleaved rounds per variant (an even number: each goes first as often)",
+    )
     options.add_argument(
         "--control",
         action="store_true",
@@ -237,8 +251,13 @@ def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument(
         "--repeat",
         type=int,
-        default=3,
+        default=5,
         help="runs, each with fresh server processes (ratios move by 2-3%% between processes)",
+    )
+    options.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave client and servers to the scheduler (by default they get a CPU each)",
     )
     options.add_argument("--duration", type=float, default=1.0, help="seconds per round")
     options.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per case")

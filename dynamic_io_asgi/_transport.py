@@ -170,7 +170,7 @@ def post(
                 return app(scope, _Replay(message, receive).receive, send)
             fixed = _with_content_length(scope, len(body), len(rewritten))
             if fixed is not None:
-                message = {"type": "http.request", "body": rewritten, "more_body": False}
+                message["body"] = rewritten  # the server made the message for us
                 return app(fixed, _Replay(message, receive).receive, send)
     return _post(app, sio, session, scope, receive, send, message)
 
@@ -393,7 +393,8 @@ class _HeldResponse:
                         break
                 else:
                     await send(start)
-                    await send({"type": "http.response.body", "body": body})
+                    message["body"] = body  # python-engineio made it for this response
+                    await send(message)
                     return
         await self._respond(start, message)
 
