@@ -252,7 +252,7 @@ def configure(options: argparse.ArgumentParser) -> None:
         "--repeat",
         type=int,
         default=5,
-        help="runs, each with fresh server processes (ratios move by 2-3%% between processes)",
+        help="runs, each with fresh server processes (ratios move by 1-3%% between processes)",
     )
     options.add_argument(
         "--no-pin",

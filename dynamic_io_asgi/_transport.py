@@ -110,8 +110,8 @@ def ws_send(session: Session, send: Send) -> Send:
 
     A plain function returning ``send``'s awaitable: no coroutine of its own
     per message. The common message takes Session.outbound_text's fast path,
-    inlined, and is rewritten in place (python-engineio makes a dict per
-    message, as Starlette's middleware expect when they edit theirs)."""
+    inlined, and is rewritten in place: python-engineio makes a new dict per
+    message (and Starlette's middleware edit messages in place too)."""
     starts, at, after, not_next, prefix = session.outbound_fast
 
     def wrapped(message: Message) -> Awaitable[None]:
