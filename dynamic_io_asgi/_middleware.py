@@ -5,9 +5,10 @@ status page; the namespace objects are kept by :class:`._registry.NamespaceRegis
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any
 
 import socketio
@@ -25,9 +26,11 @@ Scope = MutableMapping[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-HostOption = str | re.Pattern[str] | bool | None
+HostOption = str | re.Pattern[str] | bool | Collection[str] | None
 
 SESSION_KEY = "dynamic_io_asgi.session"
+#: ``resolve_host``'s default ``default``: raise.
+_RAISE: Any = object()
 
 
 class DynamicIO(NamespaceRegistry):
@@ -40,7 +43,9 @@ class DynamicIO(NamespaceRegistry):
                 some other ASGI app that routes to it.
     :param host: the main host, whose namespaces keep their plain names.
                 ``None`` or ``"*"``: every host; a string: that host; a
-                compiled regex: hosts it matches (``search``); ``True``: none.
+                collection of strings: each of those hosts; a compiled
+                regex: hosts it matches (``search``); ``True``: none (and a
+                request without a ``Host`` is refused with a 400).
     :param retirement: seconds an auto-created namespace stays once empty;
                        ``None`` or ``math.inf``: for ever.
     :param public_status: serve the status page: ``False``, ``True`` or a
@@ -51,7 +56,7 @@ class DynamicIO(NamespaceRegistry):
     :param trusted_proxies: addresses or networks whose ``X-Forwarded-Host``
                             is believed.
     :param setup_timeout: seconds a setup callback may take before the
-                          namespace is refused; ``None``: no limit.
+                          namespace is refused (more than 0); ``None``: no limit.
     :param templates: a folder of jinja2 templates that replace the status
                       page's own.
     :param socketio_path: the Engine.IO path, when ``app`` does not tell it.
@@ -89,6 +94,10 @@ class DynamicIO(NamespaceRegistry):
         self.sio = sio
         self._msgpack = _serializer_is_msgpack(sio.packet_class)
 
+        if socketio_path is not None and not isinstance(socketio_path, str):
+            raise TypeError(
+                f"socketio_path: pass a string such as '/socket.io/', not {socketio_path!r}"
+            )
         path = socketio_path or getattr(app, "engineio_path", None) or "/socket.io/"
         self.socketio_path = "/" + path.strip("/") + "/"
         self._socketio_root = self.socketio_path[:-1]  # "/socket.io"
@@ -96,11 +105,18 @@ class DynamicIO(NamespaceRegistry):
         self._status_paths = (self.status_path, self.status_path + ".json")
 
         self._is_main = _main_host_matcher(host)
+        #: Whether no host is the main host (``host=True``): then a request must name one.
+        self._no_main_host = host is True
         self.host = host
         self._retirement = _seconds("retirement", retirement)
-        self.setup_timeout = (
-            None if setup_timeout is None else _seconds("setup_timeout", setup_timeout)
-        )
+        if setup_timeout is not None:
+            setup_timeout = _seconds("setup_timeout", setup_timeout)
+            if setup_timeout == 0:
+                raise ValueError(
+                    "setup_timeout: must be more than 0 seconds (0 would refuse every async"
+                    " setup); pass None for no limit"
+                )
+        self.setup_timeout = setup_timeout
         if not (isinstance(public_status, bool) or callable(public_status)):
             raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
         self.public_status = public_status
@@ -108,6 +124,11 @@ class DynamicIO(NamespaceRegistry):
             raise TypeError("get_host: pass a callable (scope) -> str | None")
         self._get_host = get_host or self.get_host
         self.trusted_proxies = parse_networks(trusted_proxies)
+        if templates is not None:
+            if not isinstance(templates, (str, os.PathLike)):
+                raise TypeError(f"templates: pass the path of a folder, not {templates!r}")
+            if not os.path.isdir(templates):
+                raise ValueError(f"templates: {os.fspath(templates)!r} is not an existing folder")
         self.templates = templates
 
         self._status: Any = None  # the status page's jinja2 environment, once built
@@ -146,15 +167,27 @@ class DynamicIO(NamespaceRegistry):
         except UnicodeDecodeError:
             raise BadHost("host is not UTF-8") from None
 
-    def resolve_host(self, scope: Scope) -> str | None:
-        """The normalised host of a new session, ``None`` for the main host.
+    def resolve_host(self, scope: Scope, default: Any = _RAISE) -> str | None:
+        """The normalised host of a request, ``None`` for the main host.
 
-        Raises :class:`~dynamic_io_asgi.BadHost` for a value that is no host name.
+        Raises :class:`~dynamic_io_asgi.BadHost` for a value that is no host
+        name (and, with ``host=True``, for a request that names no host),
+        unless ``default`` is given: then that is returned instead. Web routes
+        should pass one (``app.resolve_host(request.scope, default=None)``),
+        so that a bad ``Host`` can't turn into a 500.
         """
-        raw = self._get_host(scope)
-        if not raw:
-            return None
-        host = normalize_host(raw)
+        try:
+            raw = self._get_host(scope)
+            if not raw:
+                if self._no_main_host:
+                    raise BadHost("no Host header, and there is no main host")
+                return None
+            host = normalize_host(raw)
+        except BadHost:
+            if default is _RAISE:
+                raise
+            result: str | None = default
+            return result
         return None if self._is_main(host) else host
 
     # -- ASGI -----------------------------------------------------------------------
@@ -289,12 +322,26 @@ def _main_host_matcher(host: HostOption) -> Callable[[str], bool]:
     if isinstance(host, re.Pattern):
         return lambda name: host.search(name) is not None
     if isinstance(host, str):
-        try:
-            main = normalize_host(host)
-        except BadHost as exc:
-            raise ValueError(f"host: {host!r} is not a host name ({exc})") from None
+        main = _main_host_name(host)
         return lambda name: name == main
-    raise TypeError(f"host: pass None, '*', a host name, a compiled regex or True, not {host!r}")
+    if isinstance(host, Collection) and not isinstance(host, (bytes, bytearray)):
+        if not host or not all(isinstance(name, str) for name in host):
+            raise TypeError(f"host: a collection of host names must hold strings, not {host!r}")
+        names = frozenset(_main_host_name(name) for name in host)
+        return names.__contains__
+    raise TypeError(
+        "host: pass None, '*', a host name, a collection of host names, a compiled regex"
+        f" or True, not {host!r}"
+    )
+
+
+def _main_host_name(host: str) -> str:
+    if "://" in host or host.startswith("/"):
+        raise ValueError(f"host: expected a host name such as 'example.com', not a URL: {host!r}")
+    try:
+        return normalize_host(host)
+    except BadHost as exc:
+        raise ValueError(f"host: {host!r} is not a host name ({exc})") from None
 
 
 def _seconds(option: str, value: float | None) -> float:

@@ -16,7 +16,7 @@ import socketio
 if TYPE_CHECKING:
     from ._registry import NamespaceRegistry
 
-__all__ = ["DynamicNamespace"]
+__all__ = ["DynamicNamespace", "NamespaceClosed"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -47,6 +47,13 @@ def accepts_auth(handler: Callable[..., Any]) -> bool:
     except ValueError:  # no signature available (some builtins)
         return True
     return True
+
+
+class NamespaceClosed(RuntimeError):
+    """A :class:`DynamicNamespace` was used after it retired or was closed.
+
+    A later CONNECT to its name makes a new object: look it up again with
+    ``app.namespaces`` or ``await app.of(name, host)``."""
 
 
 async def _call(handler: Callable[..., Any], *args: Any) -> Any:
@@ -102,6 +109,8 @@ class DynamicNamespace:
         self._last_connect = -math.inf
         self._idle_since: float | None = None
         self._retiring: asyncio.Future[None] | None = None
+        self._setting_up = False  # its setup callback is running
+        self._closed = False  # retired or closed: no longer on the server
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
         else:
@@ -224,45 +233,60 @@ class DynamicNamespace:
             eio_socket.session.pop(self.fullname, None)
         self._installed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether this namespace retired or was closed (then its methods raise
+        :class:`NamespaceClosed`)."""
+        return self._closed
+
+    def _live(self) -> str:
+        """:attr:`fullname`, or :class:`NamespaceClosed` once this namespace is gone."""
+        if self._closed:
+            raise NamespaceClosed(
+                f"namespace {self.fullname!r} has retired or was closed; a new CONNECT"
+                " makes a new namespace object (see app.namespaces)"
+            )
+        return self.fullname
+
     # -- python-socketio's API, scoped to this namespace ----------------------------
 
     async def emit(self, event: str, data: Any = None, **kwargs: Any) -> None:
         """``sio.emit(event, data, namespace=fullname, ...)``"""
-        await self.sio.emit(event, data, namespace=self.fullname, **kwargs)
+        await self.sio.emit(event, data, namespace=self._live(), **kwargs)
 
     async def send(self, data: Any, **kwargs: Any) -> None:
         """``sio.send(data, namespace=fullname, ...)``"""
-        await self.sio.send(data, namespace=self.fullname, **kwargs)
+        await self.sio.send(data, namespace=self._live(), **kwargs)
 
     async def call(self, event: str, data: Any = None, **kwargs: Any) -> Any:
         """``sio.call(event, data, namespace=fullname, ...)``"""
-        return await self.sio.call(event, data, namespace=self.fullname, **kwargs)
+        return await self.sio.call(event, data, namespace=self._live(), **kwargs)
 
     async def enter_room(self, sid: str, room: str) -> None:
-        await self.sio.enter_room(sid, room, namespace=self.fullname)
+        await self.sio.enter_room(sid, room, namespace=self._live())
 
     async def leave_room(self, sid: str, room: str) -> None:
-        await self.sio.leave_room(sid, room, namespace=self.fullname)
+        await self.sio.leave_room(sid, room, namespace=self._live())
 
     async def close_room(self, room: str) -> None:
-        await self.sio.close_room(room, namespace=self.fullname)
+        await self.sio.close_room(room, namespace=self._live())
 
     def rooms(self, sid: str) -> list[str]:
-        result: list[str] = self.sio.rooms(sid, namespace=self.fullname)
+        result: list[str] = self.sio.rooms(sid, namespace=self._live())
         return result
 
     async def disconnect(self, sid: str) -> None:
-        await self.sio.disconnect(sid, namespace=self.fullname)
+        await self.sio.disconnect(sid, namespace=self._live())
 
     async def get_session(self, sid: str) -> Any:
-        return await self.sio.get_session(sid, namespace=self.fullname)
+        return await self.sio.get_session(sid, namespace=self._live())
 
     async def save_session(self, sid: str, session: Any) -> None:
-        await self.sio.save_session(sid, session, namespace=self.fullname)
+        await self.sio.save_session(sid, session, namespace=self._live())
 
     def session(self, sid: str) -> Any:
         """``async with nsp.session(sid) as session:`` as in python-socketio."""
-        return self.sio.session(sid, namespace=self.fullname)
+        return self.sio.session(sid, namespace=self._live())
 
     async def close(self) -> None:
         """Disconnect every socket of this namespace (their disconnect handlers run)

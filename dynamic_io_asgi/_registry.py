@@ -77,29 +77,38 @@ class NamespaceRegistry:
         coroutine function; returning ``False`` rejects the namespace. Without
         ``callback``, returns a decorator.
         """
+        if callable(pattern):
+            raise TypeError(
+                "setup_namespace: pass the pattern first: use it as"
+                " @app.setup_namespace('*') (with parentheses), or call"
+                " app.setup_namespace('*', callback)"
+            )
+        exact: str | None = None
+        regex = _ANY
+        if isinstance(pattern, re.Pattern):
+            regex = pattern
+        elif isinstance(pattern, str) and pattern.startswith("/"):
+            name, host = split_fullname(pattern)
+            if host is not None:
+                try:
+                    host = normalize_host(host)
+                except BadHost as exc:
+                    raise ValueError(f"setup_namespace: bad host in {pattern!r}: {exc}") from None
+            exact = fullname(name, host)
+        elif pattern != "*":
+            raise ValueError(
+                "setup_namespace: pattern must be '*', a full name starting with '/'"
+                f" or a compiled regex, not {pattern!r}"
+            )
+        label = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
 
         def register(callback: SetupCallback) -> SetupCallback:
             if not callable(callback):
                 raise TypeError("setup_namespace: callback must be callable")
-            if isinstance(pattern, re.Pattern):
-                self._patterns.append((pattern, callback, pattern.pattern))
-            elif pattern == "*":
-                self._patterns.append((_ANY, callback, "*"))
-            elif isinstance(pattern, str) and pattern.startswith("/"):
-                name, host = split_fullname(pattern)
-                if host is not None:
-                    try:
-                        host = normalize_host(host)
-                    except BadHost as exc:
-                        raise ValueError(
-                            f"setup_namespace: bad host in {pattern!r}: {exc}"
-                        ) from None
-                self._exact[fullname(name, host)] = (callback, pattern)
+            if exact is not None:
+                self._exact[exact] = (callback, label)
             else:
-                raise ValueError(
-                    "setup_namespace: pattern must be '*', a full name starting with '/'"
-                    f" or a compiled regex, not {pattern!r}"
-                )
+                self._patterns.append((regex, callback, label))
             return callback
 
         return register if callback is None else register(callback)
@@ -129,12 +138,30 @@ class NamespaceRegistry:
         return await self._ensure(name, host, auto=False)
 
     def _is_static(self, full: str) -> bool:
+        """Whether the application registered ``full`` on the server itself.
+
+        A name in the server's ``namespaces`` list counts too, except ``/``:
+        python-socketio lists it by default, and setup applies to it."""
         sio = self.sio
         return (
             full in sio.handlers
             or full in sio.namespace_handlers
-            or (sio.namespaces != "*" and full in sio.namespaces)
+            or (full != "/" and sio.namespaces != "*" and full in sio.namespaces)
         )
+
+    def _passes_through(self, full: str) -> bool:
+        """Whether a CONNECT to ``full`` goes to the server as without the middleware:
+        a static name, or the main host's ``/`` when no setup matches it."""
+        return self._is_static(full) or (
+            full == "/" and self._admits_empty("/") and self._find_setup(full) is None
+        )
+
+    def _admits_empty(self, name: str) -> bool:
+        """Whether a client's ``name`` with no setup is admitted as an empty namespace,
+        as python-socketio admits it: any name with ``namespaces="*"``, and ``/``
+        while the server's ``namespaces`` list it (the default)."""
+        namespaces = self.sio.namespaces
+        return namespaces == "*" or (name == "/" and "/" in namespaces)
 
     def _find_setup(self, full: str) -> tuple[SetupCallback, re.Match[str], str] | None:
         exact = self._exact.get(full)
@@ -151,7 +178,7 @@ class NamespaceRegistry:
         full = fullname(name, session.host)
         nsp = self._namespaces.get(full)
         if nsp is None or nsp._retiring is not None:
-            if full not in self._namespaces and self._is_static(full):
+            if full not in self._namespaces and self._passes_through(full):
                 return None
             # Until this CONNECT counts as in flight, it keeps the name occupied:
             # the new namespace must not retire before this task resumes.
@@ -188,18 +215,26 @@ class NamespaceRegistry:
     async def _create(
         self, name: str, host: str | None, full: str, *, auto: bool
     ) -> DynamicNamespace:
-        if self._is_static(full):
+        if self._passes_through(full):
             nsp = DynamicNamespace(self, name, host, full, _full_match(full), None, static=True)
             self._namespaces[full] = nsp
             return nsp
         found = self._find_setup(full)
-        if found is None and (auto and self.sio.namespaces != "*"):
+        if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         callback, match, label = found if found else (None, _full_match(full), None)
         nsp = DynamicNamespace(self, name, host, full, match, label)
-        nsp._retirement = self._retirement if auto else math.inf
+        # The main host's "/" is there from the start in python-socketio: it
+        # stays unless its setup gives it a retirement.
+        nsp._retirement = self._retirement if auto and full != "/" else math.inf
         if callback is not None:
-            await self._run_setup(nsp, callback, match)
+            nsp._setting_up = True
+            try:
+                await self._run_setup(nsp, callback, match)
+            finally:
+                nsp._setting_up = False
+        if nsp._closed:  # setup called close(): the namespace never comes to be
+            raise NamespaceRejected(full, INVALID_NAMESPACE)
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1
@@ -285,6 +320,13 @@ class NamespaceRegistry:
                     pass
 
     async def _retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
+        if nsp._closed:
+            return
+        if nsp._setting_up:
+            # close() inside the namespace's own setup: it refuses the namespace
+            # (_create sees this), which has nothing installed to remove yet.
+            nsp._closed = True
+            return
         if nsp._retiring is not None:
             await asyncio.shield(nsp._retiring)
             return
@@ -303,6 +345,7 @@ class NamespaceRegistry:
                 except Exception:
                     logger.exception("on_retire callback of %s raised", nsp.fullname)
             nsp._uninstall()
+            nsp._closed = True
             if self._namespaces.get(nsp.fullname) is nsp:
                 del self._namespaces[nsp.fullname]
             self.retired += 1

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from engineio import packet as eio_packet
+
 from ._session import Connect, Session
 
 logger = logging.getLogger("dynamic_io_asgi")
@@ -33,6 +35,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: drain the session's queue; without one the request and the session hang for ever
 #: (a closing session has no ping timeout). So they are dropped here.
 _NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
+
+
+#: What answers a long-poll GET still pending when the client CLOSEs its session.
+_NOOP = eio_packet.Packet(eio_packet.NOOP)
 
 
 def read_query(query_string: bytes) -> tuple[str | None, bool]:
@@ -261,8 +267,8 @@ async def _post(
         # A client that sent CLOSE still has a long-poll GET pending, which
         # python-engineio leaves waiting for ping_interval + ping_timeout
         # (it holds the client's disconnect and the server's shutdown):
-        # answer it now, as the JS engine.io server does.
-        eio_socket.queue.put_nowait(None)
+        # answer it now with a NOOP, as the JS engine.io server does.
+        eio_socket.queue.put_nowait(_NOOP)
 
 
 def _with_content_length(scope: Scope, old: int, new: int) -> Scope | None:

@@ -2,7 +2,8 @@
 
     uvicorn examples.basic:app --port 8000
 
-Clients of http://localhost:8000 are on the main host; a client of
+Clients of http://localhost:8000 (or http://127.0.0.1:8000, the address uvicorn
+prints) are on the main host; a client of
 http://alpha.localhost:8000 has namespaces of its own: its `/chat` is `//alpha.localhost/chat`
 inside the server, created the first time someone connects to it and deleted
 30 seconds after the last one leaves.
@@ -18,7 +19,7 @@ import socketio
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
 sio = socketio.AsyncServer(async_mode="asgi")
-app = DynamicIO(socketio.ASGIApp(sio), host="localhost", public_status=True, retirement=10.0)
+app = DynamicIO(socketio.ASGIApp(sio), host=["localhost", "127.0.0.1", "::1"], public_status=True, retirement=10.0)
 
 
 @sio.on("ping")  # a static handler on the main host's "/": plain python-socketio

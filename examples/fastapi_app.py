@@ -30,7 +30,11 @@ ROOM = re.compile(r"^(//[^/]+)?/room/(?P<room>[a-z0-9-]{1,32})$")
 
 sio = socketio.AsyncServer(async_mode="asgi")
 api = FastAPI(title="dynamic-io-asgi with FastAPI")
-app = DynamicIO(socketio.ASGIApp(sio, other_asgi_app=api), host="localhost", public_status=True)
+app = DynamicIO(
+    socketio.ASGIApp(sio, other_asgi_app=api),
+    host=["localhost", "127.0.0.1", "::1"],  # the main host, by each name uvicorn may be reached at
+    public_status=True,
+)
 
 
 class Announcement(BaseModel):
@@ -38,8 +42,14 @@ class Announcement(BaseModel):
 
 
 def host_of(request: Request) -> str | None:
-    """The request's virtual host as the middleware sees it (``None``: the main host)."""
-    return app.resolve_host(request.scope)
+    """The request's virtual host as the middleware sees it (``None``: the main host).
+
+    ``default=""`` makes a Host that is no host name come back as ``""`` rather
+    than raise (which would be a 500): answer it with a 400 instead."""
+    host = app.resolve_host(request.scope, default="")
+    if host == "":
+        raise HTTPException(status_code=400, detail="Bad Host header")
+    return host
 
 
 def live_room(request: Request, room: str) -> DynamicNamespace:

@@ -220,6 +220,27 @@ async def test_events_and_acks_both_ways(transport: str) -> None:
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
+async def test_io_sets_up_the_root_namespace_of_every_host(transport: str) -> None:
+    """``io(url)`` connects to ``/``: a ``"*"`` setup serves it on the main host too."""
+    options, _ = TRANSPORTS[transport]
+    sio = socketio.AsyncServer(async_mode="asgi")
+    app = DynamicIO(socketio.ASGIApp(sio), host="main.test")
+    app.setup_namespace("*", lambda nsp, match: install_chat(nsp))
+    async with serve(app) as url, node_client() as node:
+        port = port_of(url)
+        for socket_id, host in (("m", "main.test"), ("a", "alpha.test")):
+            opts = {**options, "forceNew": True}
+            await node.send("open", id=socket_id, url=f"http://{host}:{port}", opts=opts)
+            connected = await node.expect("connect", id=socket_id)
+            assert connected["namespace"] == "/"
+        [main] = await node.call("m", "whoami")
+        [alpha] = await node.call("a", "whoami")
+        assert (main["fullname"], main["host"]) == ("/", None)
+        assert (alpha["fullname"], alpha["host"]) == ("//alpha.test/", "alpha.test")
+        assert await node.call("m", "echo", "hi", binary(BLOB)) == ["hi", binary(BLOB)]
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
 async def test_hosts_see_only_their_own_messages(transport: str) -> None:
     options, _ = TRANSPORTS[transport]
     app = make_app()

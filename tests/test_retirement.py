@@ -221,8 +221,10 @@ async def test_main_root_and_static_namespaces_never_retire() -> None:
         await recorder.retirement_of("//alpha.test/")
         await asyncio.sleep(window(0.2))
         assert "/static" in sio.handlers
-        assert [nsp.fullname for nsp in recorder.created] == ["/auto", "//alpha.test/"]
-        assert (await app.of("/")).static
+        # The main host's "/" is set up like the others, but stays.
+        assert [nsp.fullname for nsp in recorder.created] == ["/", "/auto", "//alpha.test/"]
+        assert "/" in app.namespaces and app.namespaces["/"].retirement == math.inf
+        assert not (await app.of("/")).static
         assert (await app.of("/static")).static
 
 

@@ -49,7 +49,7 @@ CDN_CLIENT = (
 )
 LOCAL_TAG = '<script src="/vendor/socket.io.min.js"></script>'
 
-MAIN_HOST = re.compile(r"^(localhost|127\.0\.0\.1|::1)$")
+MAIN_HOST = ["localhost", "127.0.0.1", "::1"]
 ROOM = re.compile(r"^(//[^/]+)?/room/(?P<room>[a-z0-9-]{1,32})$")
 LOBBY = re.compile(r"^(//[^/]+)?/lobby$")
 HISTORY = 50

@@ -13,7 +13,7 @@ Environment:
 
 - ``REDIS_URL`` (``redis://127.0.0.1:6379/0``) and ``REDIS_CHANNEL`` (``dynamic-io``):
   the same for every process;
-- ``DYNAMIC_IO_HOST`` (``localhost``): the main host;
+- ``DYNAMIC_IO_HOST`` (``localhost,127.0.0.1``): the main host's names, comma-separated;
 - ``DYNAMIC_IO_RETIREMENT`` (``10``): seconds an empty namespace stays;
 - ``DYNAMIC_IO_NAME`` (``pid <n>``): this process's name in answers and on the page;
 - ``DYNAMIC_IO_STATUS=1``: serve this process's status page at ``/socket.io/status``;
@@ -85,7 +85,7 @@ sio = socketio.AsyncServer(
 )
 app = DynamicIO(
     socketio.ASGIApp(sio, other_asgi_app=web),
-    host=os.environ.get("DYNAMIC_IO_HOST", "localhost"),
+    host=os.environ.get("DYNAMIC_IO_HOST", "localhost,127.0.0.1").split(","),
     retirement=float(os.environ.get("DYNAMIC_IO_RETIREMENT", "10")),
     public_status=os.environ.get("DYNAMIC_IO_STATUS") == "1",
 )
