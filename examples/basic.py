@@ -19,7 +19,12 @@ import socketio
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
 sio = socketio.AsyncServer(async_mode="asgi")
-app = DynamicIO(socketio.ASGIApp(sio), host=["localhost", "127.0.0.1", "::1"], public_status=True, retirement=10.0)
+app = DynamicIO(
+    socketio.ASGIApp(sio),
+    host=["localhost", "127.0.0.1", "::1"],  # the main host, by each name uvicorn is reached at
+    public_status=True,
+    retirement=10.0,
+)
 
 
 @sio.on("ping")  # a static handler on the main host's "/": plain python-socketio
