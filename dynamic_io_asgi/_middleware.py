@@ -17,8 +17,8 @@ from socketio.packet import Packet
 
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
 from ._registry import NamespaceRegistry, NamespaceRejected
-from ._session import Session
-from ._transport import get, post, read_query, reject, ws_receive, ws_send
+from ._session import SESSION_KEY, Session
+from ._transport import get, max_packets, post, read_query, reject, ws_receive, ws_send
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
@@ -28,7 +28,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 HostOption = str | re.Pattern[str] | bool | Collection[str] | None
 
-SESSION_KEY = "dynamic_io_asgi.session"
 #: ``resolve_host``'s default ``default``: raise.
 _RAISE: Any = object()
 
@@ -57,6 +56,15 @@ class DynamicIO(NamespaceRegistry):
                             is believed.
     :param setup_timeout: seconds a setup callback may take before the
                           namespace is refused (more than 0); ``None``: no limit.
+    :param max_name_length: the longest namespace name (characters) a client
+                            may ask for; ``None``: no limit.
+    :param max_namespaces_per_session: how many namespaces one Engine.IO
+                                       session may have connected or
+                                       connecting at once; ``None``: no limit.
+    :param max_namespaces_per_host: how many namespace objects one host may
+                                    have; ``None`` (default): no limit.
+    :param max_namespaces: how many namespace objects the process may have;
+                           ``None`` (default): no limit.
     :param templates: a folder of jinja2 templates that replace the status
                       page's own.
     :param socketio_path: the Engine.IO path, when ``app`` does not tell it.
@@ -72,9 +80,13 @@ class DynamicIO(NamespaceRegistry):
         public_status: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
         get_host: Callable[[Scope], str | None] | None = None,
         trusted_proxies: Iterable[str] = (),
-        setup_timeout: float | None = None,
+        setup_timeout: float | None = 10.0,
         templates: str | None = None,
         socketio_path: str | None = None,
+        max_name_length: int | None = 1024,
+        max_namespaces_per_session: int | None = 128,
+        max_namespaces_per_host: int | None = None,
+        max_namespaces: int | None = None,
     ) -> None:
         if isinstance(app, socketio.AsyncServer):
             app = socketio.ASGIApp(app)
@@ -117,6 +129,12 @@ class DynamicIO(NamespaceRegistry):
                     " setup); pass None for no limit"
                 )
         self.setup_timeout = setup_timeout
+        self.max_name_length = _limit("max_name_length", max_name_length)
+        self.max_namespaces_per_session = _limit(
+            "max_namespaces_per_session", max_namespaces_per_session
+        )
+        self.max_namespaces_per_host = _limit("max_namespaces_per_host", max_namespaces_per_host)
+        self.max_namespaces = _limit("max_namespaces", max_namespaces)
         if not (isinstance(public_status, bool) or callable(public_status)):
             raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
         self.public_status = public_status
@@ -139,6 +157,13 @@ class DynamicIO(NamespaceRegistry):
         # middleware") and compresses after the rewrite, with the server's
         # settings. Last, so that a bad option leaves the server as it was.
         self._compression = _take_compression(sio.eio)
+        #: The most bytes a client may send in one polling body or websocket
+        #: message: the server's ``max_http_buffer_size``, taken over.
+        self.max_payload = _take_body_limit(sio.eio)
+        self._open_fix = (
+            f'"maxPayload":{sio.eio.max_http_buffer_size}',
+            f'"maxPayload":{self.max_payload}',
+        )
 
     # -- hosts ----------------------------------------------------------------------
 
@@ -284,8 +309,36 @@ class DynamicIO(NamespaceRegistry):
 
     def _new_session(self, host: str | None, *, known: bool = True) -> Session:
         return Session(
-            host, msgpack=self._msgpack, admit=self._admit, refuse=self._refuse, known=known
+            host,
+            msgpack=self._msgpack,
+            admit=self._admit,
+            refuse=self._refuse,
+            known=known,
+            max_payload=self.max_payload,
+            open_fix=self._open_fix,
         )
+
+
+#: Where the server's own ``max_http_buffer_size`` is kept once a middleware took it over.
+_MAX_HTTP_BUFFER_SIZE = "dynamic_io_asgi_max_http_buffer_size"
+#: How much rewriting may add to one packet: ``//`` and a host of 253 characters, ``/,``,
+#: and base64's third more for a msgpack packet over polling, rounded up.
+_GROWTH_PER_PACKET = 512
+
+
+def _take_body_limit(eio: Any) -> int:
+    """Take the server's ``max_http_buffer_size`` over; the limit for clients.
+
+    Rewriting adds a host's prefix to each packet, and python-engineio checks
+    its limit against what it is given: a body that fits before rewriting
+    would not fit after, and python-engineio would close the session (and
+    hold the POST). So the middleware checks the client's bytes against the
+    server's limit, and the server's limit grows by what rewriting can add to
+    the packets it reads (16 a payload)."""
+    limit = int(getattr(eio, _MAX_HTTP_BUFFER_SIZE, eio.max_http_buffer_size))
+    setattr(eio, _MAX_HTTP_BUFFER_SIZE, limit)
+    eio.max_http_buffer_size = limit + max_packets() * _GROWTH_PER_PACKET
+    return limit
 
 
 #: Where the server's own ``http_compression`` is kept once a middleware took it over.
@@ -342,6 +395,16 @@ def _main_host_name(host: str) -> str:
         return normalize_host(host)
     except BadHost as exc:
         raise ValueError(f"host: {host!r} is not a host name ({exc})") from None
+
+
+def _limit(option: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option}: pass a whole number or None (no limit), not {value!r}")
+    if value < 1:
+        raise ValueError(f"{option}: must be at least 1, or None for no limit; not {value!r}")
+    return value
 
 
 def _seconds(option: str, value: float | None) -> float:

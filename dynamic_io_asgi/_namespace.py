@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import socketio
 
+from ._session import session_of
+
 if TYPE_CHECKING:
     from ._registry import NamespaceRegistry
 
@@ -54,6 +56,17 @@ class NamespaceClosed(RuntimeError):
 
     A later CONNECT to its name makes a new object: look it up again with
     ``app.namespaces`` or ``await app.of(name, host)``."""
+
+
+def _takes(handler: Callable[..., Any], count: int) -> bool:
+    """Whether ``handler`` can be called with ``count`` positional arguments."""
+    try:
+        inspect.signature(handler).bind(*([None] * count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature available (some builtins)
+        return True
+    return True
 
 
 async def _call(handler: Callable[..., Any], *args: Any) -> Any:
@@ -101,6 +114,8 @@ class DynamicNamespace:
         self._retirement = math.inf
         self._connect: Callable[..., Any] | None = None
         self._connect_auth = True
+        self._disconnect: Callable[..., Any] | None = None
+        self._disconnect_reason = True
         self._class_handler: socketio.AsyncNamespace | None = None
         self._retire_callbacks: list[RetireCallback] = []
         self._installed = False
@@ -114,7 +129,7 @@ class DynamicNamespace:
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
         else:
-            self._handlers = {"connect": self._on_connect}
+            self._handlers = {"connect": self._on_connect, "disconnect": self._on_disconnect}
 
     def __repr__(self) -> str:
         return f"<DynamicNamespace {self.fullname!r}>"
@@ -159,6 +174,9 @@ class DynamicNamespace:
             if event == "connect" and not self.static:
                 self._connect = handler
                 self._connect_auth = accepts_auth(handler)
+            elif event == "disconnect" and not self.static:
+                self._disconnect = handler
+                self._disconnect_reason = _takes(handler, 2)
             else:
                 self._handlers[event] = handler
             return handler
@@ -204,15 +222,39 @@ class DynamicNamespace:
         # manager.rooms and the namespace counts as occupied.
         if self._inflight:
             self._inflight -= 1
-        if self._connect is not None:
-            args = (sid, environ, auth) if self._connect_auth else (sid, environ)
-            return await _call(self._connect, *args)
-        if self._class_handler is not None:
-            handler = getattr(self._class_handler, "on_connect", None)
-            with_auth = handler is None or accepts_auth(handler)
-            args = (sid, environ, auth) if with_auth else (sid, environ)
-            return await self._class_handler.trigger_event("connect", *args)
+        session = session_of(environ)
+        if session is not None and self.name in session.admitted:
+            session.admitted[self.name] = None  # it reached the server
+        try:
+            if self._connect is not None:
+                args = (sid, environ, auth) if self._connect_auth else (sid, environ)
+                return await _call(self._connect, *args)
+            if self._class_handler is not None:
+                handler = getattr(self._class_handler, "on_connect", None)
+                with_auth = handler is None or accepts_auth(handler)
+                args = (sid, environ, auth) if with_auth else (sid, environ)
+                return await self._class_handler.trigger_event("connect", *args)
+        except (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError):
+            raise  # python-socketio answers these with their message
+        except Exception:
+            # python-socketio would let it through, leaving the socket half
+            # connected (the client hears nothing, the namespace never empties).
+            logger.exception("connect handler of %s raised: connection refused", self.fullname)
+            raise socketio.exceptions.ConnectionRefusedError() from None
         return None
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        # Installed as the server's disconnect handler for fullname: one that
+        # raised would stop python-socketio before it removes the socket,
+        # pinning the namespace for ever.
+        try:
+            if self._disconnect is not None:
+                args = (sid, reason) if self._disconnect_reason else (sid,)
+                await _call(self._disconnect, *args)
+            elif self._class_handler is not None:
+                await self._class_handler.trigger_event("disconnect", sid, reason)
+        except Exception:
+            logger.exception("disconnect handler of %s raised", self.fullname)
 
     def _install(self) -> None:
         self.sio.handlers[self.fullname] = self._handlers

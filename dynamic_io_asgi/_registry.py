@@ -28,16 +28,29 @@ SetupCallback = Callable[[DynamicNamespace, "re.Match[str]"], Any]
 _ANY = re.compile(r".*", re.S)
 
 
+#: Why a CONNECT was refused: no setup matched (or setup returned ``False``),
+#: setup raised ``ConnectionRefusedError``, setup raised anything else, a limit,
+#: setup outlasted ``setup_timeout``.
+REASONS = ("invalid", "rejected", "error", "limit", "timeout")
+TOO_MANY_NAMESPACES = {"message": "Too many namespaces"}
+NAME_TOO_LONG = {"message": "Namespace name too long"}
+#: How long an async ``on_retire`` callback may run before retirement goes on without it.
+ON_RETIRE_TIMEOUT = 10.0
+
+
 class NamespaceRejected(Exception):
     """``of()`` could not create a namespace: no setup matched, or setup refused it.
 
-    :attr:`error_args` is what a client would have received in its CONNECT_ERROR.
+    :attr:`error_args` is what a client would have received in its CONNECT_ERROR;
+    :attr:`reason` one of ``"invalid"``, ``"rejected"``, ``"error"``, ``"limit"``,
+    ``"timeout"``.
     """
 
-    def __init__(self, fullname: str, error_args: dict[str, Any]) -> None:
+    def __init__(self, fullname: str, error_args: dict[str, Any], reason: str = "invalid") -> None:
         super().__init__(f"namespace {fullname!r} rejected: {error_args.get('message')}")
         self.fullname = fullname
         self.error_args = error_args
+        self.reason = reason
 
 
 class NamespaceRegistry:
@@ -48,6 +61,10 @@ class NamespaceRegistry:
 
     sio: socketio.AsyncServer
     setup_timeout: float | None
+    max_name_length: int | None
+    max_namespaces_per_session: int | None
+    max_namespaces_per_host: int | None
+    max_namespaces: int | None
     _retirement: float
     _is_main: Callable[[str], bool]
 
@@ -64,6 +81,12 @@ class NamespaceRegistry:
         #: Counters for the status page: namespaces created and retired since start.
         self.created = 0
         self.retired = 0
+        #: CONNECTs refused since start, by reason (see ``REASONS``).
+        self.refused: dict[str, int] = dict.fromkeys(REASONS, 0)
+        # Live (and being created) namespace objects of each host, not static ones.
+        self._per_host: dict[str | None, int] = {}
+        self._live = 0
+        self._retiring_tasks: set[asyncio.Task[None]] = set()
 
     def setup_namespace(
         self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
@@ -175,18 +198,33 @@ class NamespaceRegistry:
 
     async def _admit(self, session: Session, name: str) -> dict[str, Any] | None:
         """Decide a client's CONNECT to ``name``; error args to refuse it."""
+        try:
+            self._check_session_limits(session, name)
+            await self._admit_to(session, name)
+        except NamespaceRejected as exc:
+            self.refused[exc.reason] += 1
+            return exc.error_args
+        return None
+
+    async def _admit_to(self, session: Session, name: str) -> None:
         full = fullname(name, session.host)
         nsp = self._namespaces.get(full)
         if nsp is None or nsp._retiring is not None:
             if full not in self._namespaces and self._passes_through(full):
-                return None
+                session.admitted[name] = time.monotonic()
+                return
+            if full not in self._creating:
+                self._check_namespace_limits(session.host, full)
             # Until this CONNECT counts as in flight, it keeps the name occupied:
             # the new namespace must not retire before this task resumes.
             self._admitting[full] = self._admitting.get(full, 0) + 1
             try:
                 nsp = await self._ensure(name, session.host, auto=True)
-            except NamespaceRejected as exc:
-                return exc.error_args
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise
+                # The setup was cancelled (shutdown), not this CONNECT: refuse it.
+                raise NamespaceRejected(full, INVALID_NAMESPACE, "error") from None
             finally:
                 self._admitting[full] -= 1
                 if not self._admitting[full]:
@@ -194,7 +232,46 @@ class NamespaceRegistry:
         if not nsp.static:
             nsp._inflight += 1
             nsp._last_connect = time.monotonic()
-        return None
+        session.admitted[name] = time.monotonic()
+
+    def _check_session_limits(self, session: Session, name: str) -> None:
+        """Refuse a CONNECT over ``max_name_length`` or ``max_namespaces_per_session``."""
+        full = fullname(name, session.host)
+        if self.max_name_length is not None and len(name) > self.max_name_length:
+            raise NamespaceRejected(full, NAME_TOO_LONG, "limit")
+        limit = self.max_namespaces_per_session
+        admitted = session.admitted
+        if limit is None or name in admitted or len(admitted) < limit:
+            return
+        # Forget the namespaces this session left (or was refused) before counting.
+        manager, eio_sid, now = self.sio.manager, session.eio_sid, time.monotonic()
+        for known, since in list(admitted.items()):
+            if since is not None and now - since < _retirement.STALE_CONNECT:
+                continue  # on its way to the server
+            if manager.sid_from_eio_sid(eio_sid, fullname(known, session.host)) is None:
+                del admitted[known]  # left, refused, or lost on its way
+        if len(admitted) >= limit:
+            raise NamespaceRejected(full, TOO_MANY_NAMESPACES, "limit")
+
+    def _check_namespace_limits(self, host: str | None, full: str) -> None:
+        """Refuse a new namespace over ``max_namespaces_per_host`` or ``max_namespaces``."""
+        per_host = self.max_namespaces_per_host
+        if per_host is not None and self._per_host.get(host, 0) >= per_host:
+            raise NamespaceRejected(full, TOO_MANY_NAMESPACES, "limit")
+        if self.max_namespaces is not None and self._live >= self.max_namespaces:
+            raise NamespaceRejected(full, TOO_MANY_NAMESPACES, "limit")
+
+    def host_count(self, host: str | None) -> int:
+        """How many namespace objects ``host`` has (being set up included, static ones not)."""
+        return self._per_host.get(host, 0)
+
+    def _count(self, host: str | None, change: int) -> None:
+        count = self._per_host.get(host, 0) + change
+        if count:
+            self._per_host[host] = count
+        else:
+            self._per_host.pop(host, None)
+        self._live += change
 
     async def _ensure(self, name: str, host: str | None, *, auto: bool) -> DynamicNamespace:
         full = fullname(name, host)
@@ -227,14 +304,19 @@ class NamespaceRegistry:
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self._retirement if auto and full != "/" else math.inf
-        if callback is not None:
-            nsp._setting_up = True
-            try:
-                await self._run_setup(nsp, callback, match)
-            finally:
-                nsp._setting_up = False
-        if nsp._closed:  # setup called close(): the namespace never comes to be
-            raise NamespaceRejected(full, INVALID_NAMESPACE)
+        self._count(host, 1)
+        try:
+            if callback is not None:
+                nsp._setting_up = True
+                try:
+                    await self._run_setup(nsp, callback, match)
+                finally:
+                    nsp._setting_up = False
+            if nsp._closed:  # setup called close(): the namespace never comes to be
+                raise NamespaceRejected(full, INVALID_NAMESPACE)
+        except BaseException:
+            self._count(host, -1)
+            raise
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1
@@ -249,15 +331,21 @@ class NamespaceRegistry:
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(_awaitable(result), self.setup_timeout)
         except socketio.exceptions.ConnectionRefusedError as exc:
-            raise NamespaceRejected(nsp.fullname, exc.error_args) from None
+            raise NamespaceRejected(nsp.fullname, exc.error_args, "rejected") from None
         except asyncio.TimeoutError:
             logger.error(
                 "setup of %s took longer than %ss: refused", nsp.fullname, self.setup_timeout
             )
-            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE) from None
-        except Exception:
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE, "timeout") from None
+        except asyncio.CancelledError:
+            if _cancelling():  # shutdown (aclose), not the setup's own doing
+                raise
+            logger.error("setup of %s raised CancelledError: refused", nsp.fullname)
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE, "error") from None
+        except (Exception, SystemExit):
+            # SystemExit too: one tenant's setup must not stop the server.
             logger.exception("setup of %s raised: refused", nsp.fullname)
-            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE) from None
+            raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE, "error") from None
         if result is False:
             raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE)
 
@@ -305,10 +393,16 @@ class NamespaceRegistry:
                 list(self._namespaces.values()), time.monotonic(), self._occupied
             )
             for nsp in due:
-                # The retirements before it may have awaited (on_retire
-                # callbacks), and a CONNECT may have come in meanwhile: look again.
-                if nsp in _retirement.plan([nsp], time.monotonic(), self._occupied)[0]:
-                    await self._retire(nsp)  # type: ignore[arg-type]
+                if nsp._retiring is not None:  # type: ignore[attr-defined]
+                    continue  # its retirement is under way
+                # Each in a task of its own, so that a slow on_retire callback
+                # delays no other retirement. Marked retiring now (no await
+                # since the plan), so that no CONNECT slips in before the task runs.
+                task = asyncio.get_running_loop().create_task(
+                    self._finish_retiring(nsp, self._mark_retiring(nsp))  # type: ignore[arg-type]
+                )
+                self._retiring_tasks.add(task)
+                task.add_done_callback(self._retiring_tasks.discard)
             self._wake.clear()
             self._delay = delay
             if delay is None:
@@ -330,24 +424,28 @@ class NamespaceRegistry:
         if nsp._retiring is not None:
             await asyncio.shield(nsp._retiring)
             return
-        # New CONNECTs to this name wait for the end of the retirement, then
-        # create a new namespace object.
+        await self._finish_retiring(nsp, self._mark_retiring(nsp), disconnect=disconnect)
+
+    def _mark_retiring(self, nsp: DynamicNamespace) -> asyncio.Future[None]:
+        """Mark ``nsp`` as retiring: new CONNECTs to its name wait for the end of
+        the retirement, then create a new namespace object."""
         retiring = nsp._retiring = asyncio.get_running_loop().create_future()
+        return retiring
+
+    async def _finish_retiring(
+        self, nsp: DynamicNamespace, retiring: asyncio.Future[None], *, disconnect: bool = False
+    ) -> None:
         try:
             if disconnect:
                 for sid in nsp.sockets:
                     await self.sio.disconnect(sid, namespace=nsp.fullname)
             for callback in nsp._retire_callbacks:
-                try:
-                    result = callback(nsp)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    logger.exception("on_retire callback of %s raised", nsp.fullname)
+                await _run_retire_callback(nsp, callback)
             nsp._uninstall()
             nsp._closed = True
             if self._namespaces.get(nsp.fullname) is nsp:
                 del self._namespaces[nsp.fullname]
+            self._count(nsp.host, -1)
             self.retired += 1
             logger.debug("retired %s", nsp.fullname)
         except BaseException:
@@ -362,7 +460,11 @@ class NamespaceRegistry:
     async def aclose(self) -> None:
         """Stop the retirement task and any setup still running (lifespan shutdown
         does this for you)."""
-        tasks = [task for task in (self._task, *self._creating.values()) if task is not None]
+        tasks = [
+            task
+            for task in (self._task, *self._creating.values(), *self._retiring_tasks)
+            if task is not None
+        ]
         self._task = None
         for task in tasks:
             task.cancel()
@@ -381,3 +483,30 @@ def _full_match(full: str) -> re.Match[str]:
 
 async def _awaitable(value: Awaitable[Any]) -> Any:
     return await value
+
+
+async def _run_retire_callback(nsp: DynamicNamespace, callback: Any) -> None:
+    """Run one ``on_retire`` callback: one that raises is logged, one that outlasts
+    ``ON_RETIRE_TIMEOUT`` is logged and left behind."""
+    try:
+        result = callback(nsp)
+        if inspect.isawaitable(result):
+            await asyncio.wait_for(_awaitable(result), ON_RETIRE_TIMEOUT)
+    except asyncio.TimeoutError:
+        logger.error(
+            "on_retire callback of %s took longer than %ss: retired without it",
+            nsp.fullname,
+            ON_RETIRE_TIMEOUT,
+        )
+    except (Exception, SystemExit):
+        logger.exception("on_retire callback of %s raised", nsp.fullname)
+
+
+def _cancelling() -> bool:
+    """Whether the current task is being cancelled (rather than handed a
+    ``CancelledError`` that some callback raised)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    if cancelling is None:
+        return True  # can't tell: take it as a cancellation
+    return bool(cancelling())

@@ -22,11 +22,36 @@ from socketio.packet import Packet
 from . import _packets
 from ._packets import CONNECT, client_namespace, parse_header, to_client, to_server
 
-__all__ = ["Connect", "Session", "MARK_TEXT", "MARK_BINARY", "INVALID_NAMESPACE"]
+__all__ = [
+    "Connect",
+    "Session",
+    "MARK_TEXT",
+    "MARK_BINARY",
+    "INVALID_NAMESPACE",
+    "SESSION_KEY",
+    "session_of",
+]
+
+#: The key of a session's :class:`Session` in the ASGI scope of its handshake.
+SESSION_KEY = "dynamic_io_asgi.session"
+
+
+def session_of(environ: dict[str, Any]) -> Session | None:
+    """The :class:`Session` of an Engine.IO session, from its handshake environ.
+
+    python-engineio keeps the ASGI scope of each session's handshake request in
+    its environ (``environ["asgi.scope"]``), which python-socketio keeps as
+    ``sio.environ[eio_sid]`` and hands to connect handlers; the middleware put
+    the session there."""
+    session: Session | None = environ.get("asgi.scope", {}).get(SESSION_KEY)
+    return session
 
 #: Prefixes of packets the middleware itself queues for a client (already in
 #: the client's form). Socket.IO text packets start with a digit and msgpack
-#: never uses the byte 0xc1, so neither can come from the server.
+#: never uses the byte 0xc1, so neither can come from the server. (Binary
+#: attachments of the default serializer can start with anything: the binary
+#: mark is only read on msgpack sessions, the only ones the middleware sends
+#: binary packets to.)
 MARK_TEXT = "\x00"
 MARK_BINARY = b"\xc1"
 
@@ -112,6 +137,9 @@ class Session:
         "_skip",
         "_admit",
         "_refuse",
+        "max_payload",
+        "_open_fix",
+        "admitted",
     )
 
     def __init__(
@@ -122,6 +150,8 @@ class Session:
         admit: Admit,
         refuse: Refuse,
         known: bool = True,
+        max_payload: int | None = None,
+        open_fix: tuple[str, str] | None = None,
     ) -> None:
         #: The session's host; ``None`` for the main host.
         self.host = host
@@ -176,6 +206,17 @@ class Session:
         self._skip = 0  # binary attachments still to drop (their header was dropped)
         self._admit = admit
         self._refuse = refuse
+        #: The most characters (websocket) or bytes (polling) a client may send in
+        #: one message or body, before rewriting; ``None``: the server's own limit.
+        self.max_payload = max_payload
+        # ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
+        # writes it and as the client must read it (the middleware took the
+        # server's limit over, see DynamicIO._take_body_limit).
+        self._open_fix = open_fix
+        #: The client names of this session's admitted CONNECTs, for
+        #: ``max_namespaces_per_session``: the (monotonic) time of each while it
+        #: is on its way to the server, ``None`` once the server has it.
+        self.admitted: dict[str, float | None] = {}
 
     # -- client to server ----------------------------------------------------------
     #
@@ -330,6 +371,8 @@ class Session:
             return "b" + base64.b64encode(rewritten_binary).decode()
         if kind == "0" and self.eio_sid is None:
             self.eio_sid = json.loads(packet[1:])["sid"]
+            if self._open_fix is not None:
+                return packet.replace(*self._open_fix, 1)
         return packet
 
     def outbound_body(self, body: bytes) -> bytes | None:
@@ -358,7 +401,9 @@ class Session:
 
     def outbound_binary(self, data: bytes) -> bytes | None:
         """Rewrite one binary message for the client; ``None`` drops it."""
-        if data[:1] == MARK_BINARY:
+        # Only msgpack packets can carry the mark: a binary attachment of the
+        # default serializer is the application's bytes, and may start with 0xc1.
+        if self.msgpack and data[:1] == MARK_BINARY:
             return data[1:]
         if not self.known:
             return None

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import jinja2
 
 from ._hosts import BadHost, split_fullname
+from ._session import session_of
 
 if TYPE_CHECKING:
     from ._middleware import DynamicIO
@@ -102,6 +103,11 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
         if host is None or nsp_host == host:
             rows.append(_static_namespace(middleware, full, name, nsp_host, host))
     rows.sort(key=lambda row: (row["host"] is not None, row["host"] or "", row["name"]))
+    per_host = middleware.max_namespaces_per_host
+    hosts = sorted(
+        {nsp.host for nsp in registry.values() if host is None or nsp.host == host},
+        key=lambda name: (name is not None, name or ""),
+    )
     return {
         "version": SCHEMA_VERSION,
         "host": host,
@@ -113,7 +119,18 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
             "created": middleware.created,
             "retired": middleware.retired,
             "uptime": round(now - middleware.started_at, 3),
+            "refused": dict(middleware.refused),
         },
+        "limits": {
+            "max_name_length": middleware.max_name_length,
+            "max_namespaces_per_session": middleware.max_namespaces_per_session,
+            "max_namespaces_per_host": per_host,
+            "max_namespaces": middleware.max_namespaces,
+        },
+        "hosts": [
+            {"host": name, "namespaces": middleware.host_count(name), "limit": per_host}
+            for name in hosts
+        ],
         "namespaces": rows,
     }
 
@@ -200,12 +217,9 @@ def _sessions(middleware: DynamicIO, host: str | None) -> int:
     sio = middleware.sio
     if host is None:
         return len(sio.eio.sockets)
-    from ._middleware import SESSION_KEY
-
     count = 0
     for eio_sid in list(sio.eio.sockets):
-        environ = sio.environ.get(eio_sid) or {}
-        session = environ.get("asgi.scope", {}).get(SESSION_KEY)
+        session = session_of(sio.environ.get(eio_sid) or {})
         if getattr(session, "host", None) == host:
             count += 1
     return count

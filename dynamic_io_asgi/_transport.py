@@ -11,12 +11,14 @@ from __future__ import annotations
 import gzip
 import logging
 import operator
+import sys
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 
 from ._session import Connect, Session
 
@@ -72,11 +74,12 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
     # checks that they agree): at every message a Python call and a dict
     # count. The dict is rewritten in place: the server made it for the app.
     starts, server_prefix = session.inbound_fast
+    limit = session.max_payload or sys.maxsize
 
     async def wrapped() -> Message:
         message = await receive()
         text = message.get("text")
-        if text is not None and text.startswith(starts) and text[3:4] != "/":
+        if text is not None and text.startswith(starts) and text[3:4] != "/" and len(text) <= limit:
             if server_prefix:
                 message["text"] = text.replace("/", server_prefix, 1)
             return message
@@ -88,16 +91,22 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
 async def _ws_received(session: Session, receive: Receive, message: Message) -> Message:
     """The general way of :func:`ws_receive`: ``message`` rewritten, or, if it
     is dropped, the next one that is not."""
+    limit = session.max_payload or sys.maxsize
     while True:
         # Only a websocket.receive carries "text" or "bytes".
         text = message.get("text")
+        data = message.get("bytes") if text is None else None
+        if len(text if text is not None else data or b"") > limit:
+            # Over the client's limit: python-engineio closes the connection for
+            # that ("packet is too large"), but it reads a larger limit now (the
+            # middleware's rewriting needs room), so the connection ends here.
+            return {"type": "websocket.disconnect", "code": 1009}
         if text is not None:
             rewritten: Any = session.inbound_text(text)
             if rewritten is text:
                 return message
             key = "text"
         else:
-            data = message.get("bytes")
             if data is None:
                 return message
             rewritten = session.inbound_binary(data)
@@ -108,7 +117,19 @@ async def _ws_received(session: Session, receive: Receive, message: Message) -> 
             rewritten = await session.connect(rewritten)
         if rewritten is not None:
             return {"type": "websocket.receive", key: rewritten}
+        if text and text[0] in _UNREADABLE_TYPES:
+            # Not an Engine.IO packet at all: the connection ends, as the
+            # reference server ends it (python-engineio's websocket handler
+            # would die of the ValueError, an unhandled exception).
+            return {"type": "websocket.disconnect", "code": 1002}
         message = await receive()
+
+
+#: First characters of a websocket text frame that python-engineio can't read as a packet
+#: type (``int()`` raises). (Not ``b``, nor any digit, ASCII or not.)
+_UNREADABLE_TYPES = frozenset(
+    chr(c) for c in range(32, 127) if not chr(c).isdigit() and chr(c) != "b"
+)
 
 
 def ws_send(session: Session, send: Send) -> Send:
@@ -171,7 +192,11 @@ def post(
         rewritten = session.inbound_body(body)
         if rewritten is None:
             rewritten = _one_packet(session, body)
-        if rewritten is not None and len(rewritten) <= sio.eio.max_http_buffer_size:
+        if (
+            rewritten is not None
+            and len(body) <= (session.max_payload or sio.eio.max_http_buffer_size)
+            and len(rewritten) <= sio.eio.max_http_buffer_size
+        ):
             if rewritten is body:
                 return app(scope, _Replay(message, receive).receive, send)
             fixed = _with_content_length(scope, len(body), len(rewritten))
@@ -232,7 +257,7 @@ async def _post(
 ) -> None:
     """The general POST: a body in several messages or too large, JSONP, several
     packets, a CONNECT to decide, packets to drop, or the client's CLOSE."""
-    limit = sio.eio.max_http_buffer_size
+    limit = session.max_payload or sio.eio.max_http_buffer_size
     body = await read_body(message, receive, limit)
     if body is None:
         await reject(scope, receive, send, "Payload too large", status=413)
@@ -246,6 +271,13 @@ async def _post(
         await reject(scope, receive, send, "JSONP is not supported")
         return
     packets = text.split("\x1e") if text else []
+    if len(packets) > max_packets():
+        # python-engineio counts the packets before it reads any, and drops a
+        # payload of more than it reads: so nothing of it is worth a setup (a
+        # POST of 90,000 CONNECTs would run 90,000). It gets the body as the
+        # client sent it, and answers as it would without the middleware.
+        await app(scope, _Replay(_body_message(body), receive).receive, send)
+        return
     kept: list[str] = []
     closing = False
     for packet in packets:
@@ -259,8 +291,13 @@ async def _post(
             closing = closing or rewritten[:1] == "1"
     if kept != packets:
         body = "\x1e".join(kept).encode("utf-8")
+        if len(body) > sio.eio.max_http_buffer_size:
+            # Only a limit changed since the middleware took it over can do
+            # this; python-engineio would close the session and hold the POST.
+            await reject(scope, receive, send, "Payload too large", status=413)
+            return
         scope = _with_new_content_length(scope, len(body))
-    replay = _Replay({"type": "http.request", "body": body, "more_body": False}, receive).receive
+    replay = _Replay(_body_message(body), receive).receive
     eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
     await app(scope, replay, send)
     if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
@@ -269,6 +306,16 @@ async def _post(
         # (it holds the client's disconnect and the server's shutdown):
         # answer it now with a NOOP, as the JS engine.io server does.
         eio_socket.queue.put_nowait(_NOOP)
+
+
+def _body_message(body: bytes) -> Message:
+    return {"type": "http.request", "body": body, "more_body": False}
+
+
+def max_packets() -> int:
+    """How many packets python-engineio reads from one polling payload (16)."""
+    limit: int = eio_payload.Payload.max_decode_packets
+    return limit
 
 
 def _with_content_length(scope: Scope, old: int, new: int) -> Scope | None:

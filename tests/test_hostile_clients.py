@@ -42,7 +42,7 @@ PLACEHOLDER = '{"_placeholder":true,"num":0}'
 class Server:
     """The app under attack and what it records."""
 
-    def __init__(self, serializer: str = "default") -> None:
+    def __init__(self, serializer: str = "default", **options: Any) -> None:
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             serializer=serializer,
@@ -54,6 +54,7 @@ class Server:
             host=MAIN,
             retirement=RETIREMENT,
             setup_timeout=SETUP_TIMEOUT,
+            **options,
         )
         self.main_connects: list[str] = []
         self.hung: list[str] = []
@@ -94,9 +95,12 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def attacked(serializer: str = "default") -> AsyncIterator[tuple[Server, str]]:
-    """A served app; on exit, the well-behaved client and the leak check."""
-    server = Server(serializer)
+async def attacked(
+    serializer: str = "default", **options: Any
+) -> AsyncIterator[tuple[Server, str]]:
+    """A served app (``options`` go to ``DynamicIO``); on exit, the well-behaved
+    client and the leak check."""
+    server = Server(serializer, **options)
     baseline = server.state()
     async with serve(server.app) as url:
         yield server, url
@@ -293,7 +297,9 @@ async def test_malformed_packets(transport: str) -> None:
     async with attacked() as (server, url):
         if transport == "websocket":
             async with raw_ws(url) as ws:
-                await ws.send("40/chat,", *MALFORMED, "40/after,")
+                # (Not "x": python-engineio closes a websocket for a frame it can't
+                # read a type of, see test_unreadable_engineio_type_closes_the_websocket.)
+                await ws.send("40/chat,", *[p for p in MALFORMED if p != "x"], "40/after,")
                 assert connected(await ws.expect("40/after,"), "/after")
         else:
             async with raw_polling(url) as polling:
@@ -303,6 +309,19 @@ async def test_malformed_packets(transport: str) -> None:
                 assert await polling.post("40/after,") == 200
                 assert connected(await polling.expect("40/after,"), "/after")
         assert server.main_connects == []
+
+
+@pytest.mark.parametrize("frame", ["x", "abc", "{}"])
+async def test_unreadable_engineio_type_closes_the_websocket(frame: str) -> None:
+    """A frame with no Engine.IO type ends the connection, as the reference server
+    ends it (the engine.io protocol suite's "invalid packet" case); without the
+    middleware, python-engineio's websocket handler dies of a ValueError."""
+    async with attacked() as (server, url):
+        async with raw_ws(url) as ws:
+            await ws.send("40/chat,", frame)
+            with pytest.raises(ConnectionError):
+                await ws.expect("never")
+        await until(lambda: server.state()["eio_sockets"] == 0)
 
 
 @pytest.mark.parametrize("packet", ["0", '0{"sid":"x"}', "2", "2probe", "6"])
@@ -500,7 +519,8 @@ async def test_thousands_of_namespaces_from_one_client_all_retire(
     transport: str, count: int
 ) -> None:
     names = [f"/n{i}" for i in range(count)]
-    async with attacked() as (server, url):
+    # With no limit: test_namespaces_per_session_limit shows the limit.
+    async with attacked(max_namespaces_per_session=None) as (server, url):
         if transport == "websocket":
             async with raw_ws(url) as ws:
                 await ws.send(*[f"40{name}," for name in names])
