@@ -329,7 +329,7 @@ class NamespaceRegistry:
         try:
             result = callback(nsp, match)
             if inspect.isawaitable(result):
-                result = await asyncio.wait_for(_awaitable(result), self.setup_timeout)
+                result = await _within(result, self.setup_timeout)
         except socketio.exceptions.ConnectionRefusedError as exc:
             raise NamespaceRejected(nsp.fullname, exc.error_args, "rejected") from None
         except asyncio.TimeoutError:
@@ -485,13 +485,24 @@ async def _awaitable(value: Awaitable[Any]) -> Any:
     return await value
 
 
+async def _within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
+    """``await awaitable`` for at most ``timeout`` seconds (``asyncio.TimeoutError``).
+
+    In the current task, not another (as ``wait_for`` runs it before Python
+    3.12): a task lets ``SystemExit`` out to the event loop, which stops."""
+    if hasattr(asyncio, "timeout"):  # Python 3.11+
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(_awaitable(awaitable), timeout)  # pragma: no cover
+
+
 async def _run_retire_callback(nsp: DynamicNamespace, callback: Any) -> None:
     """Run one ``on_retire`` callback: one that raises is logged, one that outlasts
     ``ON_RETIRE_TIMEOUT`` is logged and left behind."""
     try:
         result = callback(nsp)
         if inspect.isawaitable(result):
-            await asyncio.wait_for(_awaitable(result), ON_RETIRE_TIMEOUT)
+            await _within(result, ON_RETIRE_TIMEOUT)
     except asyncio.TimeoutError:
         logger.error(
             "on_retire callback of %s took longer than %ss: retired without it",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -21,6 +22,8 @@ import jinja2
 
 from ._hosts import BadHost, split_fullname
 from ._session import session_of
+
+logger = logging.getLogger("dynamic_io_asgi")
 
 if TYPE_CHECKING:
     from ._middleware import DynamicIO
@@ -238,10 +241,14 @@ def _address(client: Any) -> str | None:
 async def _authorised(option: Any, scope: Scope) -> bool:
     if option is True:
         return True
-    result = option(scope)
-    if inspect.isawaitable(result):
-        result = await result
-    return bool(result)
+    try:
+        result = option(scope)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+    except Exception:
+        logger.exception("public_status raised: the status page answers 404")
+        return False
 
 
 def _wants_json(scope: Scope) -> bool:

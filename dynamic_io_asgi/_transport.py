@@ -279,13 +279,14 @@ async def _post(
         await app(scope, _Replay(_body_message(body), receive).receive, send)
         return
     kept: list[str] = []
-    closing = False
+    closing = waited = False
     for packet in packets:
         if packet[:1] in _NOT_FROM_POLLING_CLIENTS:
             continue
         rewritten: Any = session.inbound_text(packet)
         if type(rewritten) is Connect:
             rewritten = await session.connect(rewritten)
+            waited = True
         if rewritten is not None:
             kept.append(rewritten)
             closing = closing or rewritten[:1] == "1"
@@ -297,6 +298,13 @@ async def _post(
             await reject(scope, receive, send, "Payload too large", status=413)
             return
         scope = _with_new_content_length(scope, len(body))
+    if waited and session.eio_sid is not None:
+        current = sio.eio.sockets.get(session.eio_sid)
+        if current is None or current.closed:
+            # The session closed while a CONNECT waited for its setup (the
+            # client's CLOSE, say): python-engineio would raise on this POST.
+            await reject(scope, receive, send, "Session is closed")
+            return
     replay = _Replay(_body_message(body), receive).receive
     eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
     await app(scope, replay, send)

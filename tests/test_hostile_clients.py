@@ -57,6 +57,7 @@ class Server:
             **options,
         )
         self.main_connects: list[str] = []
+        self.setups: list[str] = []
         self.hung: list[str] = []
         self.cancelled: list[str] = []
         self.app.setup_namespace("*", self.setup)
@@ -67,6 +68,7 @@ class Server:
             self.main_connects.append(sid)
 
     def setup(self, nsp: DynamicNamespace, match: re.Match[str]) -> bool:
+        self.setups.append(nsp.fullname)
         nsp.on("echo", lambda sid, data=None: data)
         return nsp.name != "/refuse"
 
@@ -612,3 +614,297 @@ async def test_msgpack_polling_base64_that_is_not_ascii() -> None:
     async with attacked("msgpack") as (server, url), raw_polling(url) as polling:
         assert await polling.post("bé") == 200
         assert await polling.post("b" + "\u0660" * 8) == 200
+
+
+# -- binary attachments ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+@pytest.mark.parametrize("host", [HOST, MAIN])
+async def test_attachments_arrive_whole_whatever_their_first_byte(
+    transport: str, host: str
+) -> None:
+    blobs = [b"\xc1\x02\x03", b"\xc1", b"\x00\xc1", bytes(range(256))]
+    async with attacked() as (server, url):
+        async with client(url, host, namespaces=["/chat"], transports=[transport]) as c:
+            for blob in blobs:
+                assert await c.call("echo", blob, namespace="/chat", timeout=TIMEOUT) == blob
+
+
+async def test_attachment_bytes_over_a_raw_websocket() -> None:
+    async with attacked() as (server, url), raw_ws(url) as ws:
+        await ws.send("40/chat,")
+        await ws.expect("40/chat,")
+        await ws.send(f'451-/chat,1["echo",{PLACEHOLDER}]', b"\xc1\x02\x03")
+        await ws.expect(f"461-/chat,1[{PLACEHOLDER}]")
+        assert await ws.receive() == b"\xc1\x02\x03"
+
+
+# -- bodies near the limit ----------------------------------------------------------------
+
+#: The longest host name there is: 253 characters.
+LONG_HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+
+
+async def test_the_handshake_advertises_the_limit_clients_have() -> None:
+    async with attacked() as (server, url):
+        for opening in [await _polling_opening(url), await _websocket_opening(url)]:
+            assert json.loads(opening[1:])["maxPayload"] == MAX_BODY
+
+
+async def _polling_opening(url: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + PATH + "polling", headers={"Host": HOST}) as response:
+            opening = await response.text()
+        sid = json.loads(opening[1:])["sid"]
+        async with http.post(f"{url}{PATH}polling&sid={sid}", data="1", headers={"Host": HOST}):
+            return opening  # (closed again with CLOSE)
+
+
+async def _websocket_opening(url: str) -> str:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url + PATH + "websocket", headers={"Host": HOST}) as ws,
+    ):
+        return str((await ws.receive()).data)
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+@pytest.mark.parametrize("host", [LONG_HOST, MAIN])
+async def test_a_message_near_the_limit_works_on_every_host(transport: str, host: str) -> None:
+    """What fits the limit on the main host fits it on another: rewriting adds the
+    host to each packet, and python-engineio must not count that against the client."""
+    async with attacked() as (server, url):
+        async with client(url, host, namespaces=["/chat"], transports=[transport]) as c:
+            big = "x" * (MAX_BODY - 40)  # "42/chat,1["echo","..."]": just under the limit
+            assert await c.call("echo", big, namespace="/chat", timeout=TIMEOUT) == big
+            assert await c.call("echo", "after", namespace="/chat", timeout=TIMEOUT) == "after"
+
+
+async def test_near_limit_posts_of_many_packets_are_answered() -> None:
+    """A POST that fits the limit before rewriting is answered, and pins nothing: of
+    many packets (python-engineio drops a payload of more than 16, unread), or of 16."""
+    async with attacked() as (server, url), raw_polling(url, LONG_HOST) as polling:
+        assert await polling.post("40/chat,") == 200
+        await polling.expect("40/chat,")
+        many = "\x1e".join(["41"] * (MAX_BODY // 3))
+        sixteen = "\x1e".join(['42/chat,["echo",' + '"' + "y" * (MAX_BODY // 16 - 40) + '"]'] * 16)
+        for body in (many, many, sixteen, many):
+            assert len(body.encode()) <= MAX_BODY
+            assert await polling.post(body) == 200
+        assert await polling.post('42/chat,7["echo","still here"]') == 200
+        assert '43/chat,7["still here"]' in await polling.expect("43/chat,7")
+
+
+async def test_a_payload_the_server_would_drop_runs_no_setup() -> None:
+    async with attacked() as (server, url), raw_polling(url) as polling:
+        connects = "\x1e".join(f"40/flood{i}," for i in range(MAX_BODY // 14))
+        assert len(connects.encode()) <= MAX_BODY
+        assert await polling.post(connects) == 200
+        assert server.setups == []
+        assert not [name for name in server.app.namespaces if "flood" in name]
+        assert await polling.post("40/chat,") == 200
+        assert connected(await polling.expect("40/chat,"), "/chat")
+        assert server.setups == [f"//{HOST}/chat"]
+
+
+# -- callbacks that never return, raise or exit -------------------------------------------
+
+
+async def test_an_on_retire_callback_that_never_returns_stops_no_retirement(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dynamic_io_asgi import _registry
+
+    monkeypatch.setattr(_registry, "ON_RETIRE_TIMEOUT", 0.5)
+    async with attacked() as (server, url):
+        stuck = await server.app.of("/stuck", HOST)
+        stuck.on_retire(lambda nsp: asyncio.Event().wait())
+        stuck.retirement = RETIREMENT
+        others = [await server.app.of(f"/other{i}", HOST) for i in range(20)]
+        for nsp in others:
+            nsp.retirement = RETIREMENT
+        await until(lambda: all(nsp.closed for nsp in others))
+        await until(lambda: stuck.closed)  # retired without its callback, after the timeout
+    assert "on_retire callback of //evil.test/stuck took longer" in caplog.text
+
+
+def test_setup_has_a_timeout_by_default() -> None:
+    assert DynamicIO(socketio.AsyncServer(async_mode="asgi")).setup_timeout == 10.0
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_connect_handler_that_raises_refuses_and_the_namespace_retires(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with attacked() as (server, url):
+
+        @server.app.setup_namespace("/needs-auth")
+        @server.app.setup_namespace(f"//{HOST}/needs-auth")
+        def needs_auth(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+            @nsp.on("connect")
+            def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+                auth["token"]  # no auth sent: TypeError
+
+        for host in (HOST, MAIN):
+            c = socketio.AsyncClient(reconnection=False)
+            errors: list[Any] = []
+            c.on("connect_error", errors.append, namespace="/needs-auth")
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await c.connect(
+                    url,
+                    headers={"Host": host},
+                    namespaces=["/needs-auth"],
+                    transports=[transport],
+                    wait_timeout=TIMEOUT,
+                )
+            assert errors == [{"message": "Connection rejected by server"}]
+        # Back to the baseline (checked on exit): nothing pinned, the namespaces retire.
+    assert "connect handler of //evil.test/needs-auth raised" in caplog.text
+
+
+async def test_disconnect_handler_that_raises_leaves_the_namespace_free(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with attacked() as (server, url):
+
+        @server.app.setup_namespace(f"//{HOST}/grumpy")
+        def grumpy(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+            nsp.on("echo", lambda sid, data: data)
+            nsp.on("disconnect", lambda sid, reason: 1 / 0)
+
+        async with client(url, HOST, namespaces=["/grumpy"]) as c:
+            assert await c.call("echo", 1, namespace="/grumpy", timeout=TIMEOUT) == 1
+        await until(lambda: f"//{HOST}/grumpy" not in server.app.namespaces)
+    assert "disconnect handler of //evil.test/grumpy raised" in caplog.text
+
+
+@pytest.mark.parametrize("error", [SystemExit(3), asyncio.CancelledError(), KeyError("x")])
+async def test_setup_that_exits_or_is_cancelled_refuses_and_the_server_lives(
+    error: BaseException,
+) -> None:
+    async with attacked() as (server, url):
+
+        @server.app.setup_namespace(f"//{HOST}/bad")
+        async def bad(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+            raise error
+
+        for _ in range(2):
+            async with raw_ws(url) as ws:
+                await ws.send("40/bad,", "40/chat,")
+                seen = await ws.expect("40/chat,")
+                assert f"44/bad,{INVALID}" in seen
+        assert server.app.refused["error"] == 2
+
+
+async def test_close_while_a_connect_waits_for_setup() -> None:
+    async with attacked() as (server, url):
+        release = asyncio.Event()
+
+        @server.app.setup_namespace(f"//{HOST}/slow")
+        async def slow(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+            await release.wait()
+
+        async with raw_polling(url) as polling:
+            posting = asyncio.ensure_future(polling.post("40/slow,"))
+            await until(lambda: f"//{HOST}/slow" in server.app._creating)
+            assert await polling.post("1") == 200  # CLOSE while the CONNECT waits
+            release.set()
+            assert await posting == 400  # the session is gone: not a 500
+        # no_unhandled_errors: no request ended in an exception.
+
+
+async def test_public_status_that_raises_answers_404(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(scope: Any) -> bool:
+        raise RuntimeError("auth backend down")
+
+    async with attacked(public_status=broken) as (server, url):
+        request = build_request("GET", "/socket.io/status", [(b"Host", b"main.test")])
+        assert (await exchange(url, request)).status == 404
+    assert "public_status raised" in caplog.text
+
+
+# -- limits ------------------------------------------------------------------------------
+
+
+async def test_name_length_limit() -> None:
+    async with attacked(max_name_length=50) as (server, url), raw_ws(url) as ws:
+        await ws.send("40/" + "n" * 49 + ",", "40/" + "n" * 50 + ",", "40/chat,")
+        seen = await ws.expect("40/chat,")
+        assert "44/" + "n" * 50 + ',{"message":"Namespace name too long"}' in seen
+        assert connected(seen, "/" + "n" * 49)
+        assert server.setups == [f"//{HOST}/" + "n" * 49, f"//{HOST}/chat"]
+        assert server.app.refused["limit"] == 1
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_namespaces_per_session_limit(transport: str) -> None:
+    names = [f"/n{i}" for i in range(5)]
+    async with attacked(max_namespaces_per_session=4) as (server, url):
+        if transport == "websocket":
+            async with raw_ws(url) as ws:
+                await ws.send(*[f"40{name}," for name in names])
+                seen: list[Any] = await ws.expect("44/n4,")
+                await ws.send('42/n0,1["echo","still"]', "41/n1,", "40/n4,")
+                seen += await ws.expect("40/n4,{")
+                assert '43/n0,1["still"]' in seen
+        else:
+            async with raw_polling(url) as polling:
+                assert await polling.post("\x1e".join(f"40{name}," for name in names)) == 200
+                seen = await polling.expect("44/n4,")
+                # (The middleware decides a payload's CONNECTs before the server
+                # reads it: the DISCONNECT goes first, in a POST of its own.)
+                assert await polling.post('42/n0,1["echo","still"]\x1e41/n1,') == 200
+                assert await polling.post("40/n4,") == 200
+                seen = await polling.expect("40/n4,{")
+                assert '43/n0,1["still"]' in seen
+        assert '44/n4,{"message":"Too many namespaces"}' in seen
+        assert server.setups.count(f"//{HOST}/n4") == 1  # none for the refused CONNECT
+        # A well-behaved client on another host is served (checked on exit).
+
+
+async def test_namespaces_per_host_limit_and_a_slot_freed_by_retirement() -> None:
+    async with attacked(max_namespaces_per_host=2) as (server, url):
+        async with raw_ws(url) as ws:
+            await ws.send("40/a,", "40/b,", "40/c,")
+            seen = await ws.expect("44/c,")
+            assert '44/c,{"message":"Too many namespaces"}' in seen
+            assert f"//{HOST}/c" not in server.setups
+            await well_behaved(url, "default")  # another host is unaffected
+            await ws.send("41/a,")
+        await until(lambda: f"//{HOST}/a" not in server.app.namespaces)
+        await until(lambda: f"//{HOST}/b" not in server.app.namespaces)
+        async with raw_ws(url) as ws:
+            await ws.send("40/c,")
+            assert connected(await ws.expect("40/c,"), "/c")
+
+
+async def test_process_wide_limit_and_the_status_page_shows_limits() -> None:
+    async with attacked(max_namespaces=3, public_status=True) as (server, url):
+        async with raw_ws(url) as ws, raw_ws(url, "other.test") as other:
+            await ws.send("40/a,", "40/b,", "40/c,")
+            await ws.expect("40/c,")
+            await other.send("40/a,")
+            assert '44/a,{"message":"Too many namespaces"}' in await other.expect("44/a,")
+            request = build_request(
+                "GET",
+                "/socket.io/status.json",
+                [(b"Host", MAIN.encode()), (b"Connection", b"close")],
+            )
+            status = json.loads((await exchange(url, request)).body)
+            assert status["limits"]["max_namespaces"] == 3
+            assert status["totals"]["refused"]["limit"] == 1
+            assert {"host": HOST, "namespaces": 3, "limit": None} in status["hosts"]
+        await until(lambda: server.app.namespaces == {})  # room for the well-behaved client
+
+
+@pytest.mark.parametrize(
+    "option", ["max_name_length", "max_namespaces_per_session", "max_namespaces_per_host"]
+)
+def test_limit_options_are_checked(option: str) -> None:
+    sio = socketio.AsyncServer(async_mode="asgi")
+    with pytest.raises(ValueError, match=option):
+        DynamicIO(sio, **{option: 0})
+    with pytest.raises(TypeError, match=option):
+        DynamicIO(sio, **{option: "10"})
+    assert getattr(DynamicIO(sio, **{option: None}), option) is None

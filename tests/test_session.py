@@ -115,6 +115,20 @@ def test_attachments_of_a_dropped_packet_are_dropped() -> None:
     assert alpha.outbound_binary(b"next") == b"next"
 
 
+@pytest.mark.parametrize("first", [0xC1, 0x00, 0xFF, 0x34])
+def test_attachments_are_bytes_whatever_their_first_byte(first: int) -> None:
+    """Binary attachments of the default serializer pass untouched, whatever they start
+    with (0xc1 marks the middleware's own packets on msgpack sessions only)."""
+    alpha = session("alpha.test")
+    data = bytes([first, 2, 3])
+    assert alpha.outbound_binary(data) == data
+    assert alpha.inbound_binary(data) == data
+    # Another host's packet and its attachment are dropped, the next one kept.
+    assert alpha.outbound_text('451-//beta.test/chat,["e",{"_placeholder":true,"num":0}]') is None
+    assert alpha.outbound_binary(data) is None
+    assert alpha.outbound_binary(data + b"own") == data + b"own"
+
+
 @pytest.mark.parametrize("host", HOSTS)
 @settings(max_examples=2000, deadline=None)
 @given(text=socketio_text, more=st.sampled_from([b"", b"\x1e3", b"\x1e42/chat,1", b"\xff"]))
