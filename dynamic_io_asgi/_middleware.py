@@ -1,6 +1,7 @@
 """``DynamicIO``: the ASGI middleware. It resolves each Engine.IO session's host,
 hands the session's requests to :mod:`._transport` for rewriting, and serves the
-status page; the namespace objects are kept by :class:`._registry.NamespaceRegistry`."""
+status page; the namespace objects are kept by its :class:`._registry.NamespaceRegistry`
+(``app.registry``), the status page by its :class:`._status.StatusPage`."""
 
 from __future__ import annotations
 
@@ -8,31 +9,45 @@ import math
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from socketio.packet import Packet
 
+from ._asgi import Message, Receive, Scope, Send, read_query, reject
+from ._compression import take_compression
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
-from ._registry import NamespaceRegistry, NamespaceRejected
+from ._namespace import DynamicNamespace
+from ._polling import get, post, take_body_limit
+from ._registry import NamespaceRegistry, NamespaceRejected, SetupCallback
 from ._session import SESSION_KEY, Session
-from ._transport import get, max_packets, post, read_query, reject, ws_receive, ws_send
+from ._status import StatusPage
+from ._websocket import ws_receive, ws_send
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
-Scope = MutableMapping[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 HostOption = str | re.Pattern[str] | bool | Collection[str] | None
 
 #: ``resolve_host``'s default ``default``: raise.
 _RAISE: Any = object()
 
 
-class DynamicIO(NamespaceRegistry):
+class _Registry:
+    """An attribute of the middleware that is its registry's (``app.setup_timeout``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return getattr(instance.registry, self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(instance.registry, self.name, value)
+
+
+class DynamicIO:
     """Virtual hosts and on-demand namespaces for a python-socketio ASGI app.
 
     :param app: the ASGI app to wrap: a ``socketio.ASGIApp`` (its server is
@@ -120,7 +135,7 @@ class DynamicIO(NamespaceRegistry):
         #: Whether no host is the main host (``host=True``): then a request must name one.
         self._no_main_host = host is True
         self.host = host
-        self._retirement = _seconds("retirement", retirement)
+        retirement = _seconds("retirement", retirement)
         if setup_timeout is not None:
             setup_timeout = _seconds("setup_timeout", setup_timeout)
             if setup_timeout == 0:
@@ -128,13 +143,19 @@ class DynamicIO(NamespaceRegistry):
                     "setup_timeout: must be more than 0 seconds (0 would refuse every async"
                     " setup); pass None for no limit"
                 )
-        self.setup_timeout = setup_timeout
-        self.max_name_length = _limit("max_name_length", max_name_length)
-        self.max_namespaces_per_session = _limit(
-            "max_namespaces_per_session", max_namespaces_per_session
+        #: The namespace objects, their setup, limits and retirement.
+        self.registry = NamespaceRegistry(
+            sio,
+            retirement=retirement,
+            setup_timeout=setup_timeout,
+            is_main=self._is_main,
+            max_name_length=_limit("max_name_length", max_name_length),
+            max_namespaces_per_session=_limit(
+                "max_namespaces_per_session", max_namespaces_per_session
+            ),
+            max_namespaces_per_host=_limit("max_namespaces_per_host", max_namespaces_per_host),
+            max_namespaces=_limit("max_namespaces", max_namespaces),
         )
-        self.max_namespaces_per_host = _limit("max_namespaces_per_host", max_namespaces_per_host)
-        self.max_namespaces = _limit("max_namespaces", max_namespaces)
         if not (isinstance(public_status, bool) or callable(public_status)):
             raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
         self.public_status = public_status
@@ -148,22 +169,77 @@ class DynamicIO(NamespaceRegistry):
             if not os.path.isdir(templates):
                 raise ValueError(f"templates: {os.fspath(templates)!r} is not an existing folder")
         self.templates = templates
-
-        self._status: Any = None  # the status page's jinja2 environment, once built
-        self._init_registry()
         self.started_at = time.time()
+        #: The status page (served while ``public_status`` says so).
+        self.status_page = StatusPage(self, templates)
         # python-engineio would compress polling responses before they could be
         # rewritten: the middleware takes compression over (README, "Other
         # middleware") and compresses after the rewrite, with the server's
         # settings. Last, so that a bad option leaves the server as it was.
-        self._compression = _take_compression(sio.eio)
+        self._compression = take_compression(sio.eio)
         #: The most bytes a client may send in one polling body or websocket
         #: message: the server's ``max_http_buffer_size``, taken over.
-        self.max_payload = _take_body_limit(sio.eio)
+        self.max_payload = take_body_limit(sio.eio)
         self._open_fix = (
             f'"maxPayload":{sio.eio.max_http_buffer_size}',
             f'"maxPayload":{self.max_payload}',
         )
+
+    setup_timeout = _Registry()
+    max_name_length = _Registry()
+    max_namespaces_per_session = _Registry()
+    max_namespaces_per_host = _Registry()
+    max_namespaces = _Registry()
+
+    # -- namespaces (the registry's) ------------------------------------------------
+
+    def setup_namespace(
+        self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
+    ) -> Any:
+        """Register ``callback(nsp, match)`` to set up namespaces matching ``pattern``.
+
+        ``pattern`` is an exact full name (``"/chat"`` on the main host,
+        ``"//host/chat"`` on another), ``"*"`` for any name, or a compiled
+        regex searched in the full name. An exact name wins, otherwise the
+        most recently registered matching pattern. The callback may be a
+        coroutine function; returning ``False`` rejects the namespace. Without
+        ``callback``, returns a decorator.
+        """
+        return self.registry.setup_namespace(pattern, callback)
+
+    @property
+    def namespaces(self) -> dict[str, DynamicNamespace]:
+        """The live namespace objects by full name (a copy)."""
+        return self.registry.namespaces
+
+    async def of(self, name: str, host: str | None = None) -> DynamicNamespace:
+        """The namespace ``name`` of ``host`` (``None``: the main host), created and set up
+        if needed. ``name`` may also be a full name (``"//host/chat"``).
+
+        A namespace created here never retires unless its ``retirement`` is set.
+        Raises :class:`NamespaceRejected` when its setup refuses it.
+        """
+        return await self.registry.of(name, host)
+
+    async def aclose(self) -> None:
+        """Stop the retirement task and any setup still running (lifespan shutdown
+        does this for you)."""
+        await self.registry.aclose()
+
+    @property
+    def created(self) -> int:
+        """Namespaces created since start."""
+        return self.registry.created
+
+    @property
+    def retired(self) -> int:
+        """Namespaces retired since start."""
+        return self.registry.retired
+
+    @property
+    def refused(self) -> dict[str, int]:
+        """CONNECTs refused since start, by reason (a copy)."""
+        return dict(self.registry.refused)
 
     # -- hosts ----------------------------------------------------------------------
 
@@ -219,53 +295,51 @@ class DynamicIO(NamespaceRegistry):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: every polling request of a session comes through here,
-        # so the common case is a few dict lookups and one call into ._transport.
+        # so the common case is a few dict lookups and one call into a transport.
         kind = scope["type"]
-        if kind == "http" or kind == "websocket":
-            path = scope["path"]
-            socketio_path = self.socketio_path
-            if (
-                path == socketio_path  # the common case, checked first
-                or path.startswith(socketio_path)
-                or path == self._socketio_root
-            ):
-                if self.public_status and kind == "http" and path in self._status_paths:
-                    from ._status import serve_status
-
-                    if await serve_status(self, scope, receive, send):
-                        return
-                sid, jsonp = read_query(scope.get("query_string", b""))
-                if jsonp:
-                    await reject(scope, receive, send, "JSONP is not supported")
-                    return
-                if sid is None:  # a handshake: a new session, whose host is chosen now
-                    opened = await self._open_session(scope, receive, send)
-                    if opened is None:
-                        return
-                    session, scope = opened
-                else:
-                    try:
-                        session = self.sio.environ[sid]["asgi.scope"][SESSION_KEY]
-                    except KeyError:
-                        session = self._unknown_session(sid)
-                if kind == "websocket":
-                    receive = ws_receive(session, receive)
-                    send = ws_send(session, send)
-                    await self.app(scope, receive, send)
-                    return
-                method = scope["method"]
-                if method == "POST":
-                    message = await receive()
-                    await post(self.app, self.sio, session, scope, receive, send, message)
-                elif method == "GET":
-                    await get(self.app, self.sio, session, scope, receive, send, self._compression)
-                else:
-                    await self.app(scope, receive, send)
-                return
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await self.app(scope, self._lifespan_receive(receive), send)
             return
-        await self.app(scope, receive, send)
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        socketio_path = self.socketio_path
+        if not (
+            path == socketio_path  # the common case, checked first
+            or path.startswith(socketio_path)
+            or path == self._socketio_root
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.public_status and kind == "http" and path in self._status_paths:
+            await self.status_page.serve(scope, receive, send)
+            return
+        sid, jsonp = read_query(scope.get("query_string", b""))
+        if jsonp:
+            await reject(scope, receive, send, "JSONP is not supported")
+            return
+        if sid is None:  # a handshake: a new session, whose host is chosen now
+            opened = await self._open_session(scope, receive, send)
+            if opened is None:
+                return
+            session, scope = opened
+        else:
+            try:
+                session = self.sio.environ[sid]["asgi.scope"][SESSION_KEY]
+            except KeyError:
+                session = self._unknown_session(sid)
+        if kind == "websocket":
+            await self.app(scope, ws_receive(session, receive), ws_send(session, send))
+            return
+        method = scope["method"]
+        if method == "POST":
+            message = await receive()
+            await post(self.app, self.sio, session, scope, receive, send, message)
+        elif method == "GET":
+            await get(self.app, self.sio, session, scope, receive, send, self._compression)
+        else:
+            await self.app(scope, receive, send)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -281,7 +355,7 @@ class DynamicIO(NamespaceRegistry):
     def _start_pubsub(self) -> None:
         # A pub/sub manager subscribes on the first Engine.IO connection; until
         # then this process misses the acks of its own call()s and emits with
-        # callbacks (SPEC §8). Start it now, as python-socketio would later.
+        # callbacks (docs/design.md §8). Start it now, as python-socketio would later.
         sio = self.sio
         if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
             sio.manager_initialized = True
@@ -311,46 +385,12 @@ class DynamicIO(NamespaceRegistry):
         return Session(
             host,
             msgpack=self._msgpack,
-            admit=self._admit,
-            refuse=self._refuse,
+            admit=self.registry.admit,
+            refuse=self.registry.refuse,
             known=known,
             max_payload=self.max_payload,
             open_fix=self._open_fix,
         )
-
-
-#: Where the server's own ``max_http_buffer_size`` is kept once a middleware took it over.
-_MAX_HTTP_BUFFER_SIZE = "dynamic_io_asgi_max_http_buffer_size"
-#: How much rewriting may add to one packet: ``//`` and a host of 253 characters, ``/,``,
-#: and base64's third more for a msgpack packet over polling, rounded up.
-_GROWTH_PER_PACKET = 512
-
-
-def _take_body_limit(eio: Any) -> int:
-    """Take the server's ``max_http_buffer_size`` over; the limit for clients.
-
-    Rewriting adds a host's prefix to each packet, and python-engineio checks
-    its limit against what it is given: a body that fits before rewriting
-    would not fit after, and python-engineio would close the session (and
-    hold the POST). So the middleware checks the client's bytes against the
-    server's limit, and the server's limit grows by what rewriting can add to
-    the packets it reads (16 a payload)."""
-    limit = int(getattr(eio, _MAX_HTTP_BUFFER_SIZE, eio.max_http_buffer_size))
-    setattr(eio, _MAX_HTTP_BUFFER_SIZE, limit)
-    eio.max_http_buffer_size = limit + max_packets() * _GROWTH_PER_PACKET
-    return limit
-
-
-#: Where the server's own ``http_compression`` is kept once a middleware took it over.
-_HTTP_COMPRESSION = "dynamic_io_asgi_http_compression"
-
-
-def _take_compression(eio: Any) -> bool:
-    """Turn python-engineio's polling compression off; whether it was on."""
-    compression = bool(getattr(eio, _HTTP_COMPRESSION, eio.http_compression))
-    setattr(eio, _HTTP_COMPRESSION, compression)
-    eio.http_compression = False
-    return compression
 
 
 def _serializer_is_msgpack(packet_class: type) -> bool:

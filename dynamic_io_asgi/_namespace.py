@@ -9,14 +9,11 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import socketio
 
 from ._session import session_of
-
-if TYPE_CHECKING:
-    from ._registry import NamespaceRegistry
 
 __all__ = ["DynamicNamespace", "NamespaceClosed"]
 
@@ -49,6 +46,18 @@ def accepts_auth(handler: Callable[..., Any]) -> bool:
     except ValueError:  # no signature available (some builtins)
         return True
     return True
+
+
+class Owner(Protocol):
+    """What a namespace needs of the registry that keeps it."""
+
+    sio: socketio.AsyncServer
+
+    def watch(self, retirement: float) -> None:
+        """Make sure the retirement task watches a namespace with this retirement."""
+
+    async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
+        """Delete ``nsp`` now (disconnecting its sockets first with ``disconnect``)."""
 
 
 class NamespaceClosed(RuntimeError):
@@ -87,7 +96,7 @@ class DynamicNamespace:
 
     def __init__(
         self,
-        server: NamespaceRegistry,
+        server: Owner,
         name: str,
         host: str | None,
         fullname: str,
@@ -154,7 +163,7 @@ class DynamicNamespace:
                 f"{self.fullname!r} is static (registered on the server): it can't retire"
             )
         self._retirement = value
-        self._server._watch(value)
+        self._server.watch(value)
 
     @property
     def sockets(self) -> list[str]:
@@ -337,4 +346,4 @@ class DynamicNamespace:
             raise ValueError(
                 f"{self.fullname!r} is static (registered on the server): it can't close"
             )
-        await self._server._retire(self, disconnect=True)
+        await self._server.retire(self, disconnect=True)

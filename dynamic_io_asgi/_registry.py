@@ -1,5 +1,5 @@
-"""Namespaces on demand and their retirement: the half of ``DynamicIO`` that keeps
-the namespace objects (SPEC §5, §6)."""
+"""Namespaces on demand and their retirement: the component of ``DynamicIO``
+(``app.registry``) that keeps the namespace objects (docs/design.md §5, §6, §9)."""
 
 from __future__ import annotations
 
@@ -54,21 +54,37 @@ class NamespaceRejected(Exception):
 
 
 class NamespaceRegistry:
-    """The namespace objects of one middleware, their setup and their retirement.
+    """The namespace objects of one middleware, their setup, limits and retirement.
 
-    A mixin of :class:`~dynamic_io_asgi.DynamicIO`, which sets these attributes.
+    :param sio: the wrapped server, whose handler tables the namespaces enter.
+    :param retirement: seconds a namespace created for a client stays once empty.
+    :param setup_timeout: seconds an async setup may take (``None``: no limit).
+    :param is_main: whether a normalised host name is the main host.
+    :param max_name_length: the other limits, ``None`` for none (see ``DynamicIO``).
+
+    Options are taken as given: ``DynamicIO`` checks them.
     """
 
-    sio: socketio.AsyncServer
-    setup_timeout: float | None
-    max_name_length: int | None
-    max_namespaces_per_session: int | None
-    max_namespaces_per_host: int | None
-    max_namespaces: int | None
-    _retirement: float
-    _is_main: Callable[[str], bool]
-
-    def _init_registry(self) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        retirement: float,
+        setup_timeout: float | None,
+        is_main: Callable[[str], bool],
+        max_name_length: int | None = None,
+        max_namespaces_per_session: int | None = None,
+        max_namespaces_per_host: int | None = None,
+        max_namespaces: int | None = None,
+    ) -> None:
+        self.sio = sio
+        self.retirement = retirement
+        self.setup_timeout = setup_timeout
+        self._is_main = is_main
+        self.max_name_length = max_name_length
+        self.max_namespaces_per_session = max_namespaces_per_session
+        self.max_namespaces_per_host = max_namespaces_per_host
+        self.max_namespaces = max_namespaces
         self._exact: dict[str, tuple[SetupCallback, str]] = {}
         self._patterns: list[tuple[re.Pattern[str], SetupCallback, str]] = []
         self._namespaces: dict[str, DynamicNamespace] = {}
@@ -196,7 +212,7 @@ class NamespaceRegistry:
                 return callback, found, label
         return None
 
-    async def _admit(self, session: Session, name: str) -> dict[str, Any] | None:
+    async def admit(self, session: Session, name: str) -> dict[str, Any] | None:
         """Decide a client's CONNECT to ``name``; error args to refuse it."""
         try:
             self._check_session_limits(session, name)
@@ -303,7 +319,7 @@ class NamespaceRegistry:
         nsp = DynamicNamespace(self, name, host, full, match, label)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
-        nsp._retirement = self._retirement if auto and full != "/" else math.inf
+        nsp._retirement = self.retirement if auto and full != "/" else math.inf
         self._count(host, 1)
         try:
             if callback is not None:
@@ -320,7 +336,7 @@ class NamespaceRegistry:
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1
-        self._watch(nsp.retirement)
+        self.watch(nsp.retirement)
         return nsp
 
     async def _run_setup(
@@ -349,7 +365,7 @@ class NamespaceRegistry:
         if result is False:
             raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE)
 
-    async def _refuse(self, session: Session, name: str, error_args: dict[str, Any]) -> None:
+    async def refuse(self, session: Session, name: str, error_args: dict[str, Any]) -> None:
         """Answer a refused CONNECT with CONNECT_ERROR, in the client's own names."""
         if session.eio_sid is None:
             return
@@ -362,7 +378,7 @@ class NamespaceRegistry:
 
     # -- retirement ---------------------------------------------------------------
 
-    def _watch(self, retirement: float) -> None:
+    def watch(self, retirement: float) -> None:
         """Make sure the retirement task watches a namespace with this retirement."""
         if retirement == math.inf:
             return
@@ -413,7 +429,7 @@ class NamespaceRegistry:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
+    async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         if nsp._closed:
             return
         if nsp._setting_up:

@@ -46,6 +46,7 @@ def session_of(environ: dict[str, Any]) -> Session | None:
     session: Session | None = environ.get("asgi.scope", {}).get(SESSION_KEY)
     return session
 
+
 #: Prefixes of packets the middleware itself queues for a client (already in
 #: the client's form). Socket.IO text packets start with a digit and msgpack
 #: never uses the byte 0xc1, so neither can come from the server. (Binary
@@ -58,6 +59,28 @@ MARK_BINARY = b"\xc1"
 INVALID_NAMESPACE = {"message": "Invalid namespace"}
 
 T = TypeVar("T", str, bytes)
+
+
+class InboundFast(NamedTuple):
+    """The fast path of :meth:`Session.inbound_text`, for a caller that inlines it
+    (unpacked once per connection): a packet that starts with one of ``starts``
+    and has no ``/`` at index 3 is ``packet.replace("/", server_prefix, 1)``
+    (itself if ``server_prefix`` is empty)."""
+
+    starts: tuple[str, ...]
+    server_prefix: str
+
+
+class OutboundFast(NamedTuple):
+    """The fast path of :meth:`Session.outbound_text`: a packet that starts with one
+    of ``starts`` and whose ``packet[at:after]`` is not in ``not_next`` is
+    ``packet.replace(prefix, "", 1)`` (itself if ``prefix`` is empty)."""
+
+    starts: tuple[str, ...]
+    at: int
+    after: int
+    not_next: frozenset[str]
+    prefix: str
 
 
 class Connect(NamedTuple):
@@ -185,12 +208,12 @@ class Session:
         #: ``(starts, server_prefix)``. A packet that starts with one of ``starts``
         #: and has no "/" at index 3 is ``packet.replace("/", server_prefix, 1)``
         #: (itself if ``server_prefix`` is empty).
-        self.inbound_fast = (self._inbound_starts, self._server_prefix)
+        self.inbound_fast = InboundFast(self._inbound_starts, self._server_prefix)
         #: The fast path of :meth:`outbound_text`: ``(starts, at, after, not_next,
         #: prefix)``. A packet that starts with one of ``starts`` and whose
         #: ``packet[at:after]`` is not in ``not_next`` is ``packet.replace(prefix, "",
         #: 1)`` (itself if ``prefix`` is empty).
-        self.outbound_fast = (
+        self.outbound_fast = OutboundFast(
             self._outbound_starts,
             self._outbound_at,
             self._outbound_at + 1,
@@ -211,7 +234,7 @@ class Session:
         self.max_payload = max_payload
         # ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
         # writes it and as the client must read it (the middleware took the
-        # server's limit over, see DynamicIO._take_body_limit).
+        # server's limit over, see _polling.take_body_limit).
         self._open_fix = open_fix
         #: The client names of this session's admitted CONNECTs, for
         #: ``max_namespaces_per_session``: the (monotonic) time of each while it

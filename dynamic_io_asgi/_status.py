@@ -1,4 +1,4 @@
-"""The status page (SPEC §7): live namespaces, sockets and totals, as HTML or JSON.
+"""The status page (docs/design.md §7): live namespaces, sockets and totals, as HTML or JSON.
 
 Everything is read from live state at request time: the middleware's registry
 of namespace objects, and python-socketio's own tables (``manager.rooms`` for
@@ -12,28 +12,37 @@ import inspect
 import json
 import logging
 import math
+import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import jinja2
 
+from ._asgi import Receive, Scope, Send, respond
 from ._hosts import BadHost, split_fullname
+from ._namespace import DynamicNamespace
+from ._registry import NamespaceRegistry
 from ._session import session_of
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-if TYPE_CHECKING:
-    from ._middleware import DynamicIO
-    from ._namespace import DynamicNamespace
+__all__ = ["StatusPage", "StatusSource", "snapshot"]
 
-__all__ = ["serve_status", "snapshot"]
 
-Scope = MutableMapping[str, Any]
-Message = dict[str, Any]
-Send = Callable[[Message], Awaitable[None]]
+class StatusSource(Protocol):
+    """What the status page reads of the middleware."""
+
+    sio: Any
+    registry: NamespaceRegistry
+    started_at: float
+    public_status: bool | Callable[[Scope], bool | Awaitable[bool]]
+
+    def resolve_host(self, scope: Scope) -> str | None:
+        """The normalised host of a request (``None``: the main host); raises BadHost."""
+
 
 #: Bumped when a field of the JSON document changes meaning or goes away.
 SCHEMA_VERSION = 1
@@ -48,43 +57,58 @@ _CSP = (
 )
 
 
-async def serve_status(middleware: DynamicIO, scope: Scope, receive: Any, send: Send) -> bool:
-    """Answer a request for the status page; ``False`` hands it on to the wrapped app.
+class StatusPage:
+    """The status page of one middleware, with its jinja2 environment (built once).
 
-    Unauthorised: 404. Not GET/HEAD: 405. A bad Host: 400. JSON for
-    ``status.json`` or ``Accept: application/json``, HTML otherwise.
+    :param source: the middleware whose namespaces it shows.
+    :param templates: a folder of templates that replace the page's own.
     """
-    if not middleware.public_status:
-        return False
+
+    def __init__(self, source: StatusSource, templates: str | os.PathLike[str] | None) -> None:
+        self.source = source
+        self.environment = _environment(templates)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request for the status page (``public_status`` is on).
+
+        Unauthorised: 404. Not GET/HEAD: 405. A bad Host: 400. JSON for
+        ``status.json`` or ``Accept: application/json``, HTML otherwise.
+        """
+        await _serve(self, scope, send)
+
+    def snapshot(self, host: str | None) -> dict[str, Any]:
+        """The status document as seen from ``host``; see :func:`snapshot`."""
+        return snapshot(self.source, host)
+
+
+async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
+    middleware = page.source
     head = scope.get("method") == "HEAD"
     if not await _authorised(middleware.public_status, scope):
-        await _respond(send, 404, b"Not Found", head=head)
-        return True
+        await respond(send, 404, b"Not Found", head=head)
+        return
     if scope.get("method") not in ("GET", "HEAD"):
-        await _respond(
-            send, 405, b"Method Not Allowed", head=head, extra=[(b"allow", b"GET, HEAD")]
-        )
-        return True
+        await respond(send, 405, b"Method Not Allowed", head=head, extra=[(b"allow", b"GET, HEAD")])
+        return
     try:
         host = middleware.resolve_host(scope)
     except BadHost as exc:
-        await _respond(send, 400, f"Bad host: {exc}".encode(), head=head)
-        return True
+        await respond(send, 400, f"Bad host: {exc}".encode(), head=head)
+        return
     status = snapshot(middleware, host)
     fixed = scope["path"].endswith(".json")  # else the Accept header decides
     vary = [] if fixed else [(b"vary", b"accept")]
     if fixed or _wants_json(scope):
         body = json.dumps(status, indent=2).encode("utf-8")
-        await _respond(send, 200, body, "application/json", head=head, extra=vary)
-        return True
+        await respond(send, 200, body, "application/json", head=head, extra=vary)
+        return
     refresh = _refresh(scope)
-    html = _environment(middleware).get_template(TEMPLATE).render(status=status, refresh=refresh)
+    html = page.environment.get_template(TEMPLATE).render(status=status, refresh=refresh)
     extra = [*vary, (b"content-security-policy", _CSP.encode())]
-    await _respond(send, 200, html.encode("utf-8"), "text/html", head=head, extra=extra)
-    return True
+    await respond(send, 200, html.encode("utf-8"), "text/html", head=head, extra=extra)
 
 
-def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
+def snapshot(middleware: StatusSource, host: str | None) -> dict[str, Any]:
     """The status document as seen from ``host`` (``None``: the main host, which sees all).
 
     The main host sees every host's namespaces by full name; another host sees
@@ -93,7 +117,7 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
     sio = middleware.sio
     now, clock = time.time(), time.monotonic()
     rows = []
-    registry = dict(middleware._namespaces)
+    registry = middleware.registry.namespaces
     for nsp in registry.values():
         if host is None or nsp.host == host:
             rows.append(_namespace(middleware, nsp, host, now, clock))
@@ -106,7 +130,7 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
         if host is None or nsp_host == host:
             rows.append(_static_namespace(middleware, full, name, nsp_host, host))
     rows.sort(key=lambda row: (row["host"] is not None, row["host"] or "", row["name"]))
-    per_host = middleware.max_namespaces_per_host
+    per_host = middleware.registry.max_namespaces_per_host
     hosts = sorted(
         {nsp.host for nsp in registry.values() if host is None or nsp.host == host},
         key=lambda name: (name is not None, name or ""),
@@ -119,19 +143,19 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
             "engineio_sessions": _sessions(middleware, host),
             "namespaces": len(rows),
             "sockets": sum(row["socket_count"] for row in rows),
-            "created": middleware.created,
-            "retired": middleware.retired,
+            "created": middleware.registry.created,
+            "retired": middleware.registry.retired,
             "uptime": round(now - middleware.started_at, 3),
-            "refused": dict(middleware.refused),
+            "refused": dict(middleware.registry.refused),
         },
         "limits": {
-            "max_name_length": middleware.max_name_length,
-            "max_namespaces_per_session": middleware.max_namespaces_per_session,
+            "max_name_length": middleware.registry.max_name_length,
+            "max_namespaces_per_session": middleware.registry.max_namespaces_per_session,
             "max_namespaces_per_host": per_host,
-            "max_namespaces": middleware.max_namespaces,
+            "max_namespaces": middleware.registry.max_namespaces,
         },
         "hosts": [
-            {"host": name, "namespaces": middleware.host_count(name), "limit": per_host}
+            {"host": name, "namespaces": middleware.registry.host_count(name), "limit": per_host}
             for name in hosts
         ],
         "namespaces": rows,
@@ -139,7 +163,7 @@ def snapshot(middleware: DynamicIO, host: str | None) -> dict[str, Any]:
 
 
 def _namespace(
-    middleware: DynamicIO, nsp: DynamicNamespace, view: str | None, now: float, clock: float
+    middleware: StatusSource, nsp: DynamicNamespace, view: str | None, now: float, clock: float
 ) -> dict[str, Any]:
     sockets = _sockets(middleware, nsp.fullname)
     retirement = None if nsp.static or nsp.retirement == math.inf else nsp.retirement
@@ -157,7 +181,7 @@ def _namespace(
 
 
 def _static_namespace(
-    middleware: DynamicIO, full: str, name: str, host: str | None, view: str | None
+    middleware: StatusSource, full: str, name: str, host: str | None, view: str | None
 ) -> dict[str, Any]:
     sockets = _sockets(middleware, full)
     return {
@@ -186,7 +210,7 @@ def _retires_in(nsp: DynamicNamespace, clock: float) -> float | None:
     return round(max(0.0, idle_since + nsp.retirement - clock), 3)
 
 
-def _sockets(middleware: DynamicIO, full: str) -> list[dict[str, Any]]:
+def _sockets(middleware: StatusSource, full: str) -> list[dict[str, Any]]:
     sio = middleware.sio
     rooms: dict[Any, Any] = dict(sio.manager.rooms.get(full, {}))
     connected = dict(rooms.get(None, {}))  # sid -> eio_sid
@@ -215,7 +239,7 @@ def _sockets(middleware: DynamicIO, full: str) -> list[dict[str, Any]]:
     return result
 
 
-def _sessions(middleware: DynamicIO, host: str | None) -> int:
+def _sessions(middleware: StatusSource, host: str | None) -> int:
     """Engine.IO sessions in view: all of them for the main host, else the host's own."""
     sio = middleware.sio
     if host is None:
@@ -283,16 +307,12 @@ def _refresh(scope: Scope) -> int | None:
     return seconds if 1 <= seconds <= MAX_REFRESH else None
 
 
-def _environment(middleware: DynamicIO) -> jinja2.Environment:
-    """The jinja2 environment of this middleware, built once (again if ``templates`` changes)."""
-    cached = middleware._status
-    if cached is not None and cached[0] == middleware.templates:
-        environment: jinja2.Environment = cached[1]
-        return environment
+def _environment(templates: str | os.PathLike[str] | None) -> jinja2.Environment:
+    """The jinja2 environment of a status page: ``templates`` first, then the page's own."""
     ours = _PACKAGE_TEMPLATES if _PACKAGE_TEMPLATES.is_dir() else _CHECKOUT_TEMPLATES
     loaders: list[jinja2.BaseLoader] = []
-    if middleware.templates is not None:
-        loaders.append(jinja2.FileSystemLoader(str(middleware.templates)))
+    if templates is not None:
+        loaders.append(jinja2.FileSystemLoader(os.fspath(templates)))
     loaders.append(jinja2.FileSystemLoader(str(ours)))
     # A user's status.html can {% extends "dynamic_io_asgi/status.html" %}.
     loaders.append(jinja2.PrefixLoader({"dynamic_io_asgi": jinja2.FileSystemLoader(str(ours))}))
@@ -305,7 +325,6 @@ def _environment(middleware: DynamicIO) -> jinja2.Environment:
     )
     environment.filters["duration"] = duration
     environment.filters["utc"] = utc
-    middleware._status = (middleware.templates, environment)
     return environment
 
 
@@ -333,23 +352,3 @@ def _units(big: int, big_unit: str, small: int, small_unit: str) -> str:
 def utc(epoch: float) -> str:
     """``"2025-01-31 12:00:00 UTC"`` for a ``time.time()`` value."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: str = "text/plain",
-    *,
-    head: bool = False,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [
-        (b"content-type", f"{content_type}; charset=utf-8".encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        (b"x-content-type-options", b"nosniff"),
-        *(extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -1,4 +1,4 @@
-"""End to end: virtual hosts, packet rewriting and isolation (SPEC §3-§4).
+"""End to end: virtual hosts, packet rewriting and isolation (docs/design.md §3-§4).
 
 A real uvicorn server runs ``DynamicIO(socketio.ASGIApp(sio), ...)`` with
 handlers registered directly on ``sio`` under full names; real python-socketio

@@ -8,6 +8,7 @@ exception but the documented ones and on any broken property (see its module).
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,91 @@ def test_the_target_catches_a_leaky_session(
             target.OutboundStream(session).text(outbound)
 
 
+class MarkEverywhere(target.Session):  # type: ignore[misc, name-defined]
+    """The 0xc1 bug, back: the mark of the middleware's own binary packets read
+    on every session, so an attachment of the default serializer that starts
+    with 0xc1 loses that byte (and one of another host is not dropped)."""
+
+    def outbound_binary(self, data: bytes) -> bytes | None:
+        if data[:1] == b"\xc1":
+            return data[1:]
+        result: bytes | None = super().outbound_binary(data)
+        return result
+
+
+PLACEHOLDER = '{"_placeholder":true,"num":0}'
+
+
+@pytest.mark.parametrize("host", ["a.test", None])
+def test_the_target_catches_a_lost_0xc1_byte(host: str | None) -> None:
+    stubs = target.Stubs(refuse_all=False)
+    session = MarkEverywhere(host, msgpack=False, admit=stubs.admit, refuse=stubs.refuse)
+    stream = target.OutboundStream(session)
+    own = "/x" if host is None else f"//{host}/x"
+    stream.text(f'451-{own},["e",{PLACEHOLDER}]')
+    with pytest.raises(target.PropertyError, match="changed or dropped"):
+        stream.binary(b"\xc1\x01")
+    # Another host's attachment passes (shortened) ...
+    stream.text(f'451-//b.test/x,["e",{PLACEHOLDER}]')
+    with pytest.raises(target.PropertyError, match="of a dropped packet passed"):
+        stream.binary(b"\xc1\x02")
+    # ... and the session's own next one is dropped in its place.
+    stream.text(f'451-{own},["e",{PLACEHOLDER}]')
+    with pytest.raises(target.PropertyError, match="changed or dropped"):
+        stream.binary(b"\x03")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["hand_attachment_c1_websocket", "hand_attachment_c1_dropped", "hand_attachment_c1_main"],
+)
+def test_the_seeds_catch_a_lost_0xc1_byte(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(target, "Session", MarkEverywhere)
+    with pytest.raises(target.PropertyError):
+        target.check((FUZZ / "corpus" / name).read_bytes())
+
+
+def _escaped(data: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in data)
+
+
+@pytest.mark.parametrize("options", [b"", b"M", b"H"])
+def test_every_first_byte_of_an_attachment(options: bytes) -> None:
+    """Attachments of the default serializer, both ways, websocket and polling,
+    after the session's own packet and after another host's (dropped)."""
+    own = {b"": "//a.test/x", b"M": "/x", b"H": f"//{target.LONG_HOST}/x"}[options]
+    for first in range(256):
+        data = bytes([first, 0xC1, 0x0A])
+        polling = "b" + base64.b64encode(data).decode()
+        records = [
+            f's451-{own},["e",{PLACEHOLDER}]'.encode(),
+            b"S" + _escaped(data),
+            f'g451-{own},["e",{PLACEHOLDER}]\x1e{polling}'.encode(),
+            f's451-//b.test/x,["e",{PLACEHOLDER}]'.encode(),
+            b"S" + _escaped(data),  # dropped
+            f's451-{own},["e",{PLACEHOLDER}]'.encode(),
+            b"S" + _escaped(data),  # not dropped in its place
+            f'g451-//b.test/x,["e",{PLACEHOLDER}]\x1e{polling}'.encode(),
+            b"g" + polling.encode(),  # a stray one passes
+            b"S" + _escaped(data),
+            f'w451-/x,["e",{PLACEHOLDER}]'.encode(),
+            b"W" + _escaped(data),
+            f'p451-/x,["e",{PLACEHOLDER}]\x1e{polling}'.encode(),
+            b"w" + polling.encode(),
+        ]
+        target.check(b"\n".join([b"a.test", options, *records]))
+
+
+def test_the_target_catches_a_body_that_outgrows_the_limit() -> None:
+    # No valid host is this long: its prefix is more than a packet may grow by.
+    stubs = target.Stubs(refuse_all=False)
+    session = target.Session("h" * 600, msgpack=False, admit=stubs.admit, refuse=stubs.refuse)
+    with pytest.raises(target.PropertyError, match="grew by more than 512"):
+        target.check_polling_body(session, stubs, b'42["e"]\x1e42["e"]')
+    with pytest.raises(target.PropertyError, match="grew by more than 512"):
+        target.check_growth("websocket text frame", '42["e"]', session.inbound_text('42["e"]'))
+
+
 record = st.one_of(
     st.sampled_from([b"w", b"p", b"s", b"g", b"k"]).flatmap(
         lambda kind: st.text(
@@ -99,13 +185,20 @@ record = st.one_of(
     st.sampled_from(
         [b"w40/x,", b"w40//b.test/x,", b's42//a.test/x,1["e"]', b"s451-//b.test/x,[1]", b"S\\x01"]
     ),
+    # attachments that start with 0xc1 (the msgpack sessions' mark), and their headers
+    st.sampled_from([b"S\\xc1", b"S\\xc1\\x00", b"W\\xc1", b"gbwQ==", b"pbwQ==", b"wbwQ=="]),
+    st.sampled_from([b"s", b"w", b"g", b"p"]).flatmap(
+        lambda kind: st.sampled_from(["//a.test/x", "//b.test/x", "/x", ""]).map(
+            lambda name: kind + f'451-{name},["e",{PLACEHOLDER}]'.encode()
+        )
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([b"a.test", b"A.Test:80", b"[::1]", b"a,b", b"", b"xn--bcher-kva.de."]),
-    st.sampled_from([b"", b"m", b"M", b"r", b"mM"]),
+    st.sampled_from([b"", b"m", b"M", b"r", b"mM", b"H", b"mH"]),
     st.lists(record, max_size=12),
 )
 def test_hypothesis_through_the_target(host: bytes, options: bytes, records: list[bytes]) -> None:

@@ -807,7 +807,7 @@ async def test_close_while_a_connect_waits_for_setup() -> None:
 
         async with raw_polling(url) as polling:
             posting = asyncio.ensure_future(polling.post("40/slow,"))
-            await until(lambda: f"//{HOST}/slow" in server.app._creating)
+            await until(lambda: f"//{HOST}/slow" in server.app.registry._creating)
             assert await polling.post("1") == 200  # CLOSE while the CONNECT waits
             release.set()
             assert await posting == 400  # the session is gone: not a 500

@@ -1,5 +1,5 @@
 """Hostile input at the door: bad Host headers, JSONP, oversized bodies and
-spoofed full namespace names never reach python-socketio (SPEC §3-§4).
+spoofed full namespace names never reach python-socketio (docs/design.md §3-§4).
 
 Requests are written byte for byte over ``asyncio.open_connection`` so that no
 client library cleans them up first. uvicorn may refuse some of them itself

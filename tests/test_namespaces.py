@@ -1,4 +1,4 @@
-"""Namespaces on demand (SPEC §5) and the namespace object (SPEC §2), end to end.
+"""Namespaces on demand (docs/design.md §5) and the namespace object (docs/design.md §2), end to end.
 
 A real uvicorn server and python-socketio ``AsyncClient``s, over websocket
 unless a test says otherwise.
@@ -99,7 +99,7 @@ def leftovers(app: DynamicIO, sio: socketio.AsyncServer, full: str) -> list[str]
         "sio.namespace_handlers": sio.namespace_handlers,
         "manager.rooms": sio.manager.rooms,
         "app.namespaces": app.namespaces,
-        "app._creating": app._creating,
+        "app._creating": app.registry._creating,
     }
     return [where for where, table in places.items() if full in table]
 
@@ -598,7 +598,7 @@ def test_bad_patterns(pattern: Any, error: type[Exception], words: str) -> None:
         app.setup_namespace(pattern, setup_ok)
     with pytest.raises(error, match=words):
         app.setup_namespace(pattern)(setup_ok)
-    assert app._exact == {} and app._patterns == []
+    assert app.registry._exact == {} and app.registry._patterns == []
 
 
 def test_callback_must_be_callable() -> None:

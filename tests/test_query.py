@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._transport import read_query as _read_query
+from dynamic_io_asgi._asgi import read_query as _read_query
 
 _pieces = st.sampled_from(
     ["sid", "j", "EIO", "=", "&", "4", "abc", "", "%73id", "+", "t", "=x", "é", ";", "xsid"]

@@ -1,4 +1,4 @@
-"""Retirement of idle namespaces (SPEC §6), end to end and in real time.
+"""Retirement of idle namespaces (docs/design.md §6), end to end and in real time.
 
 A real uvicorn server, python-socketio ``AsyncClient``s over websocket, and
 short retirements (tenths of a second).
@@ -23,12 +23,12 @@ from conftest import TIMEOUT, client, serve
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
 MAIN = "main.test"
-#: Scheduling slack allowed past the SPEC's upper bound, on a busy 2-core machine.
+#: Scheduling slack allowed past the upper bound of docs/design.md §6, on a busy 2-core machine.
 SLACK = 0.4
 
 
 def window(retirement: float) -> float:
-    """How late after ``retirement`` a namespace may be deleted (SPEC §6)."""
+    """How late after ``retirement`` a namespace may be deleted (docs/design.md §6)."""
     return max(0.1, 0.1 * retirement)
 
 
@@ -384,9 +384,9 @@ async def test_lifespan_shutdown_stops_the_timer() -> None:
     async with serve(app) as url:
         async with client(url, MAIN, namespaces=["/a", "/b"]) as c:
             assert await c.call("echo", 1, namespace="/a", timeout=TIMEOUT) == 1
-        assert app._task is not None and not app._task.done()
+        assert app.registry._task is not None and not app.registry._task.done()
         assert len(middleware_tasks()) == 1
-    assert app._task is None or app._task.done()
+    assert app.registry._task is None or app.registry._task.done()
     assert middleware_tasks() == []
     assert sorted(app.namespaces) == ["/a", "/b"]  # not retired, just no timer any more
 
@@ -474,7 +474,7 @@ async def test_a_slow_on_retire_callback_delays_no_other_retirement() -> None:
         assert second.closed and not first.closed
         joining = client(url, MAIN, namespaces=["/first"])  # (kept: its exit disconnects)
         connecting = asyncio.ensure_future(joining.__aenter__())
-        await until(lambda: "/first" in app._admitting)  # waiting for the retirement
+        await until(lambda: "/first" in app.registry._admitting)  # waiting for the retirement
         gate.set()
         c = await asyncio.wait_for(connecting, TIMEOUT)
         try:
@@ -536,7 +536,7 @@ def server_state(app: DynamicIO, sio: socketio.AsyncServer) -> dict[str, Any]:
         "eio.sockets": sorted(sio.eio.sockets),
         "eio sessions": {eio: sorted(s.session) for eio, s in sio.eio.sockets.items()},
         "app.namespaces": sorted(app.namespaces),
-        "app._creating": sorted(app._creating),
+        "app._creating": sorted(app.registry._creating),
     }
 
 

@@ -262,7 +262,7 @@ retirements = st.floats(0.0, 40.0) | st.sampled_from([0.0, 1.0, 10.0, 30.0])
 def test_retires_between_retirement_and_retirement_plus_window(
     retirement: float, connects: list[Connect], others: list[float]
 ) -> None:
-    """SPEC §6: deleted between ``retirement`` and ``retirement + window`` after the
+    """docs/design.md §6: deleted between ``retirement`` and ``retirement + window`` after the
     namespace became empty, never while a CONNECT to it is in flight (until that
     CONNECT is stale), whatever else is checked alongside.
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamic_io_asgi._session import Connect, Session
-from dynamic_io_asgi._transport import ws_receive, ws_send
+from dynamic_io_asgi._websocket import ws_receive, ws_send
 
 
 async def _never(*args: Any) -> None:

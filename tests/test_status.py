@@ -1,4 +1,4 @@
-"""The status page (SPEC §7) against a real uvicorn server and real python-socketio clients."""
+"""The status page (docs/design.md §7) against a real uvicorn server and real python-socketio clients."""
 
 from __future__ import annotations
 
@@ -490,12 +490,12 @@ async def test_user_templates_take_precedence(tmp_path: Path) -> None:
     app = make_app(templates=str(tmp_path))
     async with serve(app) as url, client(url, MAIN, namespaces=["/chat"]):
         first = (await fetch(url, MAIN, "/socket.io/status")).text
-        environment = app._status
+        environment = app.status_page.environment
         second = (await fetch(url, MAIN, "/socket.io/status")).text
     assert "<title>Our sockets: 1</title>" in first
     assert ">/chat<" in first and "Engine.IO sessions" in first
     assert "<title>Our sockets: 1</title>" in second
-    assert app._status is environment  # built once per middleware
+    assert app.status_page.environment is environment  # built once per middleware
 
 
 async def test_the_status_page_leaves_socketio_traffic_alone() -> None:

@@ -70,7 +70,7 @@ RENDER = textwrap.dedent(
         }
         await app(scope, receive, send)
         await app.aclose()
-        loader = app._status[1].loader
+        loader = app.status_page.environment.loader
         print(json.dumps({
             "package": dynamic_io_asgi.__file__,
             "searchpath": [p for sub in loader.loaders[:1] for p in sub.searchpath],

@@ -1,36 +1,28 @@
-"""The Engine.IO requests of a session: polling bodies and websocket messages, rewritten.
+"""The polling transport: a session's POST bodies and long-poll responses, rewritten.
 
-The middleware hands each request here with the session's :class:`Session`,
-which rewrites the packets; these functions do the ASGI side: read and replay
-request bodies, hold a polling response back until its payload is rewritten,
-fix ``Content-Length``, and compress what python-engineio would have.
+A POST body is read (within the client's limit), its packets rewritten and
+replayed to the server with a fixed ``Content-Length``; a GET's 200 response is
+held back until its payload is rewritten, and compressed here if the server
+would have compressed it. The common POST and GET take bytes fast paths and
+cost no coroutine of their own.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
-import operator
-import sys
-import zlib
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable
 from typing import Any
-from urllib.parse import parse_qs
 
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
+from ._asgi import ASGIApp, Message, Receive, Scope, Send, header_name, read_body, reject, without
+from ._compression import COMPRESS, DECOMPRESS, compress, content_encoding
 from ._session import Connect, Session
 
+__all__ = ["get", "max_packets", "post", "rewrite_payload", "take_body_limit"]
+
 logger = logging.getLogger("dynamic_io_asgi")
-
-__all__ = ["get", "post", "read_query", "reject", "ws_receive", "ws_send"]
-
-Scope = MutableMapping[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Engine.IO packets no client sends in a polling POST: OPEN, PING, NOOP. python-engineio
 #: answers each by closing the session and then waiting, inside that POST, for a GET to
@@ -43,133 +35,26 @@ _NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
 _NOOP = eio_packet.Packet(eio_packet.NOOP)
 
 
-def read_query(query_string: bytes) -> tuple[str | None, bool]:
-    """``(sid, jsonp)`` of an Engine.IO request, read as python-engineio reads them
-    (``parse_qs`` of the UTF-8 query: blank values dropped, the first ``sid`` wins)."""
-    try:
-        text = query_string.decode("ascii")
-    except UnicodeDecodeError:
-        try:
-            text = query_string.decode("utf-8")
-        except UnicodeDecodeError:
-            return None, False  # python-engineio ignores such a query string too
-    else:
-        # The fast path, for a query with nothing to unquote and no ``j``:
-        # the value of the first ``sid`` if it has one (``str`` methods only;
-        # ``bytes in bytes`` raises and swallows a TypeError in CPython).
-        if "%" not in text and "+" not in text and "j=" not in text:
-            sid = ("&" + text).partition("&sid=")[2].partition("&")[0]
-            if sid:
-                return sid, False
-            if "sid=" not in text:
-                return None, False
-    query = parse_qs(text)
-    return query.get("sid", [None])[0], "j" in query
+#: Where the server's own ``max_http_buffer_size`` is kept once a middleware took it over.
+_MAX_HTTP_BUFFER_SIZE = "dynamic_io_asgi_max_http_buffer_size"
+#: How much rewriting may add to one packet: ``//`` and a host of 253 characters, ``/,``,
+#: and base64's third more for a msgpack packet, rounded up.
+_GROWTH_PER_PACKET = 512
 
 
-def ws_receive(session: Session, receive: Receive) -> Receive:
-    """``receive`` for the app: the client's websocket messages, rewritten."""
-    # The common message, an EVENT/ACK/DISCONNECT on a named namespace, takes
-    # Session.inbound_text's fast path inlined here (tests/test_session.py
-    # checks that they agree): at every message a Python call and a dict
-    # count. The dict is rewritten in place: the server made it for the app.
-    starts, server_prefix = session.inbound_fast
-    limit = session.max_payload or sys.maxsize
+def take_body_limit(eio: Any) -> int:
+    """Take the server's ``max_http_buffer_size`` over; the limit for clients.
 
-    async def wrapped() -> Message:
-        message = await receive()
-        text = message.get("text")
-        if text is not None and text.startswith(starts) and text[3:4] != "/" and len(text) <= limit:
-            if server_prefix:
-                message["text"] = text.replace("/", server_prefix, 1)
-            return message
-        return await _ws_received(session, receive, message)
-
-    return wrapped
-
-
-async def _ws_received(session: Session, receive: Receive, message: Message) -> Message:
-    """The general way of :func:`ws_receive`: ``message`` rewritten, or, if it
-    is dropped, the next one that is not."""
-    limit = session.max_payload or sys.maxsize
-    while True:
-        # Only a websocket.receive carries "text" or "bytes".
-        text = message.get("text")
-        data = message.get("bytes") if text is None else None
-        if len(text if text is not None else data or b"") > limit:
-            # Over the client's limit: python-engineio closes the connection for
-            # that ("packet is too large"), but it reads a larger limit now (the
-            # middleware's rewriting needs room), so the connection ends here.
-            return {"type": "websocket.disconnect", "code": 1009}
-        if text is not None:
-            rewritten: Any = session.inbound_text(text)
-            if rewritten is text:
-                return message
-            key = "text"
-        else:
-            if data is None:
-                return message
-            rewritten = session.inbound_binary(data)
-            if rewritten is data:
-                return message
-            key = "bytes"
-        if type(rewritten) is Connect:
-            rewritten = await session.connect(rewritten)
-        if rewritten is not None:
-            return {"type": "websocket.receive", key: rewritten}
-        if text and text[0] in _UNREADABLE_TYPES:
-            # Not an Engine.IO packet at all: the connection ends, as the
-            # reference server ends it (python-engineio's websocket handler
-            # would die of the ValueError, an unhandled exception).
-            return {"type": "websocket.disconnect", "code": 1002}
-        message = await receive()
-
-
-#: First characters of a websocket text frame that python-engineio can't read as a packet
-#: type (``int()`` raises). (Not ``b``, nor any digit, ASCII or not.)
-_UNREADABLE_TYPES = frozenset(
-    chr(c) for c in range(32, 127) if not chr(c).isdigit() and chr(c) != "b"
-)
-
-
-def ws_send(session: Session, send: Send) -> Send:
-    """``send`` for the app: the server's websocket messages, rewritten.
-
-    A plain function returning ``send``'s awaitable: no coroutine of its own
-    per message. The common message takes Session.outbound_text's fast path,
-    inlined, and is rewritten in place: python-engineio makes a new dict per
-    message (and Starlette's middleware edit messages in place too)."""
-    starts, at, after, not_next, prefix = session.outbound_fast
-
-    def wrapped(message: Message) -> Awaitable[None]:
-        text = message.get("text")
-        if text is not None and text.startswith(starts) and text[at:after] not in not_next:
-            if prefix:
-                message["text"] = text.replace(prefix, "", 1)
-            return send(message)
-        # Only a websocket.send carries "text" or "bytes".
-        if text is not None:
-            rewritten: Any = session.outbound_text(text)
-            if rewritten is text:
-                return send(message)
-            key = "text"
-        else:
-            data = message.get("bytes")
-            if data is None:
-                return send(message)
-            rewritten = session.outbound_binary(data)
-            if rewritten is data:
-                return send(message)
-            key = "bytes"
-        if rewritten is None:
-            return _nothing()  # another host's packet, or one of its attachments
-        return send({"type": "websocket.send", key: rewritten})
-
-    return wrapped
-
-
-async def _nothing() -> None:
-    """What ``send`` returns for a message it drops."""
+    Rewriting adds a host's prefix to each packet, and python-engineio checks
+    its limit against what it is given: a body that fits before rewriting
+    would not fit after, and python-engineio would close the session (and
+    hold the POST). So the middleware checks the client's bytes against the
+    server's limit, and the server's limit grows by what rewriting can add to
+    the packets it reads (16 a payload)."""
+    limit = int(getattr(eio, _MAX_HTTP_BUFFER_SIZE, eio.max_http_buffer_size))
+    setattr(eio, _MAX_HTTP_BUFFER_SIZE, limit)
+    eio.max_http_buffer_size = limit + max_packets() * _GROWTH_PER_PACKET
+    return limit
 
 
 def post(
@@ -345,37 +230,9 @@ def _with_content_length(scope: Scope, old: int, new: int) -> Scope | None:
 
 def _with_new_content_length(scope: Scope, length: int) -> Scope:
     """A copy of ``scope`` with one Content-Length, ``length``, whatever it had."""
-    headers, _ = _without(scope["headers"], b"content-length")
+    headers, _ = without(scope["headers"], b"content-length")
     headers.append((b"content-length", b"%d" % length))
     return {**scope, "headers": headers}
-
-
-def _without(headers: Iterable[Any], name: bytes) -> tuple[list[Any], list[bytes]]:
-    """A copy of ``headers`` without those called ``name`` (in any case), and their values."""
-    headers = list(headers)
-    names = _names(headers)
-    count = names.count(name)
-    if count == 0:
-        return headers, []
-    if count == 1:
-        return headers, [headers.pop(names.index(name))[1]]
-    pairs = list(zip(headers, names, strict=True))
-    values = [header[1] for header, lowered in pairs if lowered == name]
-    return [header for header, lowered in pairs if lowered != name], values
-
-
-def _names(headers: list[Any]) -> list[bytes]:
-    """The names of ``headers``, in lower case.
-
-    This runs for polling requests, so the common case loops in C only: ASGI
-    servers give names in lower case, and a check of them all at once is cheaper
-    than lowering each."""
-    names = list(map(_first, headers))
-    joined = b"\n".join(names)
-    if joined.islower():
-        return names
-    lowered = joined.lower().split(b"\n")
-    return lowered if len(lowered) == len(names) else [name.lower() for name in names]
 
 
 def get(
@@ -477,32 +334,32 @@ class _HeldResponse:
             original = b"".join(chunks)
         # A payload starts with a packet type; anything else may be compressed
         # (by a compressing middleware inside this one, say).
-        encoding = None if original[:1] in _PAYLOAD_STARTS else _content_encoding(start)
+        encoding = None if original[:1] in _PAYLOAD_STARTS else content_encoding(start)
         if encoding is None:
             body = rewrite_payload(self.session, original)
             if self.compression and len(body) >= self.eio.compression_threshold:
                 body, encoding = compress(self.eio, body, self.scope)
         else:
-            if encoding not in _DECOMPRESS:
+            if encoding not in DECOMPRESS:
                 logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
                 await reject(
                     self.scope, self.receive, self.respond, "Internal Server Error", status=500
                 )
                 return
-            plain = _DECOMPRESS[encoding](original)
+            plain = DECOMPRESS[encoding](original)
             body = rewrite_payload(self.session, plain)
-            body = original if body is plain else _COMPRESS[encoding](body)
+            body = original if body is plain else COMPRESS[encoding](body)
         send = self.respond
         if body is original and chunks is None:
             await send(start)
             await send(message)
             return
-        if encoding or b"content-length" in map(bytes.lower, map(_first, start["headers"])):
+        if encoding or b"content-length" in map(bytes.lower, map(header_name, start["headers"])):
             # python-engineio sets no Content-Length (the server then sends the
             # body chunked), but a middleware inside this one may have.
-            headers, _ = _without(start["headers"], b"content-length")
+            headers, _ = without(start["headers"], b"content-length")
             if encoding:
-                headers, _ = _without(headers, b"content-encoding")
+                headers, _ = without(headers, b"content-encoding")
                 headers.append((b"content-encoding", encoding.encode()))
             headers.append((b"content-length", b"%d" % len(body)))
             start = {**start, "headers": headers}
@@ -510,24 +367,8 @@ class _HeldResponse:
         await send({"type": "http.response.body", "body": body})
 
 
-_first = operator.itemgetter(0)
 #: How an Engine.IO polling payload starts: a packet type, or ``b`` (base64 binary).
 _PAYLOAD_STARTS = frozenset([b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"b"])
-_DECOMPRESS: dict[str | None, Callable[[bytes], bytes]] = {
-    "gzip": gzip.decompress,
-    "deflate": zlib.decompress,
-}
-_COMPRESS: dict[str | None, Callable[[bytes], bytes]] = {
-    "gzip": gzip.compress,
-    "deflate": zlib.compress,
-}
-
-
-def _content_encoding(start: Message) -> str | None:
-    """The response's Content-Encoding, ``None`` for none or ``identity``."""
-    _, values = _without(start.get("headers", ()), b"content-encoding")
-    encoding = b",".join(values).decode("latin-1").strip().lower()
-    return None if encoding in ("", "identity") else encoding
 
 
 def rewrite_payload(session: Session, body: bytes) -> bytes:
@@ -548,54 +389,3 @@ def rewrite_payload(session: Session, body: bytes) -> bytes:
     if kept == packets:
         return body
     return "\x1e".join(kept).encode("utf-8") if kept else b"6"
-
-
-def compress(eio: Any, body: bytes, scope: Scope) -> tuple[bytes, str | None]:
-    """``body`` compressed as python-engineio would: with its methods, in the
-    order of the request's ``Accept-Encoding``."""
-    _, accepted = _without(scope["headers"], b"accept-encoding")
-    for encoding in b",".join(accepted).decode("latin-1").split(","):
-        encoding = encoding.split(";")[0].strip()
-        if encoding in eio.compression_methods and encoding in _COMPRESS:
-            return _COMPRESS[encoding](body), encoding
-    return body, None
-
-
-async def read_body(message: Message, receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, from its first message ``message`` on, or ``None``
-    once it passes ``limit`` bytes."""
-    chunks = []
-    size = 0
-    while message["type"] == "http.request":
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-        message = await receive()
-    return b"".join(chunks)
-
-
-async def reject(
-    scope: Scope, receive: Receive, send: Send, reason: str, *, status: int = 400
-) -> None:
-    """Refuse a request before python-socketio sees it: a plain-text HTTP error,
-    or a websocket closed before it was accepted."""
-    if scope["type"] == "websocket":
-        await receive()  # websocket.connect
-        await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
-        return
-    body = reason.encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
