@@ -1,4 +1,4 @@
-"""Namespaces on demand (docs/design.md §5) and the namespace object (docs/design.md §2), end to end.
+"""Namespaces on demand (docs/design.md §5) and the namespace object (§2), end to end.
 
 A real uvicorn server and python-socketio ``AsyncClient``s, over websocket
 unless a test says otherwise.

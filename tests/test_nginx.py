@@ -1,4 +1,4 @@
-"""The multi-process example behind a real nginx (docs/design.md §8): sticky sessions, polling and websocket.
+"""The multi-process example behind nginx (docs/design.md §8): sticky sessions, both transports.
 
 Three ``examples/multiprocess/app.py`` processes share a redis-server; nginx runs
 ``examples/multiprocess/nginx.conf`` (the template ``run.sh`` uses) on a free port

@@ -1,4 +1,4 @@
-"""Scale-out over Redis (docs/design.md §8): several server processes, one redis-server, real clients.
+"""Scale-out over Redis (docs/design.md §8): several processes, one redis-server, real clients
 
 Three processes ``p1``..``p3`` run ``examples/multiprocess/app.py`` with
 ``socketio.AsyncRedisManager``; the tests drive them through the app's ``/control/``

@@ -1,4 +1,4 @@
-"""The status page (docs/design.md §7) against a real uvicorn server and real python-socketio clients."""
+"""The status page (docs/design.md §7) against a real uvicorn server and python-socketio clients."""
 
 from __future__ import annotations
 
