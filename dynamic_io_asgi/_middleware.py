@@ -21,7 +21,7 @@ from ._compression import take_compression
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
 from ._namespace import DynamicNamespace
 from ._polling import get, post, take_body_limit
-from ._registry import NamespaceRegistry, NamespaceRejected, SetupCallback
+from ._registry import Hook, NamespaceRegistry, NamespaceRejected, SetupCallback
 from ._session import SESSION_KEY, Session
 from ._status import StatusPage
 from ._websocket import ws_receive, ws_send
@@ -225,6 +225,23 @@ class DynamicIO:
         """Stop the retirement task and any setup still running (lifespan shutdown
         does this for you)."""
         await self.registry.aclose()
+
+    def on_create(self, callback: Hook) -> Hook:
+        """Call ``callback(nsp)`` (sync or async; a decorator) for every namespace created,
+        once its setup succeeded and before the CONNECT that asked for it goes on."""
+        return self.registry.on_create(callback)
+
+    def on_retire(self, callback: Hook) -> Hook:
+        """Call ``callback(nsp)`` (sync or async; a decorator) for every namespace
+        deleted, after its own ``on_retire`` callbacks."""
+        return self.registry.on_retire(callback)
+
+    def on_refuse(self, callback: Hook) -> Hook:
+        """Call ``callback(fullname, host, reason)`` (sync or async; a decorator) for
+        every CONNECT refused: ``reason`` is ``"invalid"``, ``"rejected"``, ``"error"``,
+        ``"limit"`` or ``"timeout"``. A hook that raises is logged and changes nothing;
+        an async one runs in a task of its own."""
+        return self.registry.on_refuse(callback)
 
     @property
     def created(self) -> int:

@@ -134,6 +134,8 @@ class DynamicNamespace:
         self._idle_since: float | None = None
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
+        # The Engine.IO sessions that ever connected here (None: unknown, so all).
+        self._eio_sids: set[str] | None = set()
         self._closed = False  # retired or closed: no longer on the server
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
@@ -232,8 +234,17 @@ class DynamicNamespace:
         if self._inflight:
             self._inflight -= 1
         session = session_of(environ)
-        if session is not None and self.name in session.admitted:
-            session.admitted[self.name] = None  # it reached the server
+        if session is None:
+            self._eio_sids = None  # not a session of ours: walk them all at the end
+        else:
+            if self.name in session.admitted:
+                session.admitted[self.name] = None  # it reached the server
+            eio_sids = self._eio_sids
+            if eio_sids is not None and session.eio_sid is not None:
+                eio_sids.add(session.eio_sid)
+                sockets = self.sio.eio.sockets
+                if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
+                    self._eio_sids = {eio_sid for eio_sid in eio_sids if eio_sid in sockets}
         try:
             if self._connect is not None:
                 args = (sid, environ, auth) if self._connect_auth else (sid, environ)
@@ -279,9 +290,16 @@ class DynamicNamespace:
             if sio.namespace_handlers.get(self.fullname) is self._class_handler:
                 del sio.namespace_handlers[self.fullname]
         # python-socketio keeps get_session()/save_session() data in the
-        # Engine.IO socket until the whole connection closes.
-        for eio_socket in list(sio.eio.sockets.values()):
+        # Engine.IO socket until the whole connection closes: only the sessions
+        # that ever connected here can hold some, so only they are visited.
+        sockets = sio.eio.sockets
+        if self._eio_sids is None:
+            held = list(sockets.values())
+        else:
+            held = [sockets[eio_sid] for eio_sid in self._eio_sids if eio_sid in sockets]
+        for eio_socket in held:
             eio_socket.session.pop(self.fullname, None)
+        self._eio_sids = set()
         self._installed = False
 
     @property

@@ -24,6 +24,8 @@ __all__ = ["NamespaceRegistry", "NamespaceRejected"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
+#: A lifecycle hook: ``(nsp)`` for create and retire, ``(fullname, host, reason)`` for refuse.
+Hook = Callable[..., Any]
 SetupCallback = Callable[[DynamicNamespace, "re.Match[str]"], Any]
 _ANY = re.compile(r".*", re.S)
 
@@ -103,6 +105,8 @@ class NamespaceRegistry:
         self._per_host: dict[str | None, int] = {}
         self._live = 0
         self._retiring_tasks: set[asyncio.Task[None]] = set()
+        self._hooks: dict[str, list[Hook]] = {"create": [], "retire": [], "refuse": []}
+        self._hook_tasks: set[asyncio.Future[None]] = set()
 
     def setup_namespace(
         self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
@@ -218,9 +222,49 @@ class NamespaceRegistry:
             self._check_session_limits(session, name)
             await self._admit_to(session, name)
         except NamespaceRejected as exc:
-            self.refused[exc.reason] += 1
+            self._count_refusal(exc.fullname, session.host, exc.reason)
             return exc.error_args
         return None
+
+    def _count_refusal(self, full: str, host: str | None, reason: str) -> None:
+        self.refused[reason] += 1
+        self._fire("refuse", full, host, reason)
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def on_create(self, callback: Hook) -> Hook:
+        """Call ``callback(nsp)`` (sync or async) for every namespace created, once its
+        setup succeeded and before the CONNECT that asked for it goes on."""
+        return self._hook("create", callback)
+
+    def on_retire(self, callback: Hook) -> Hook:
+        """Call ``callback(nsp)`` for every namespace deleted, after its own
+        ``on_retire`` callbacks."""
+        return self._hook("retire", callback)
+
+    def on_refuse(self, callback: Hook) -> Hook:
+        """Call ``callback(fullname, host, reason)`` for every CONNECT refused; ``reason``
+        is ``"invalid"``, ``"rejected"``, ``"error"``, ``"limit"`` or ``"timeout"``."""
+        return self._hook("refuse", callback)
+
+    def _hook(self, kind: str, callback: Hook) -> Hook:
+        if not callable(callback):
+            raise TypeError(f"on_{kind}: pass a callable (usable as a decorator)")
+        self._hooks[kind].append(callback)
+        return callback
+
+    def _fire(self, kind: str, *args: Any) -> None:
+        """Run the ``kind`` hooks: a sync one now, an async one in a task of its own
+        (it delays nothing but itself); one that raises is logged."""
+        for hook in self._hooks[kind]:
+            try:
+                result = hook(*args)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(_logged(result, kind))
+                    self._hook_tasks.add(task)
+                    task.add_done_callback(self._hook_tasks.discard)
+            except Exception:
+                logger.exception("on_%s hook %r raised", kind, hook)
 
     async def _admit_to(self, session: Session, name: str) -> None:
         full = fullname(name, session.host)
@@ -337,6 +381,7 @@ class NamespaceRegistry:
         self._namespaces[full] = nsp
         self.created += 1
         self.watch(nsp.retirement)
+        self._fire("create", nsp)
         return nsp
 
     async def _run_setup(
@@ -367,6 +412,8 @@ class NamespaceRegistry:
 
     async def refuse(self, session: Session, name: str, error_args: dict[str, Any]) -> None:
         """Answer a refused CONNECT with CONNECT_ERROR, in the client's own names."""
+        if name.startswith("//"):  # refused by the session itself: another host's name
+            self._count_refusal(name, session.host, "invalid")
         if session.eio_sid is None:
             return
         encoded = self.sio.packet_class(CONNECT_ERROR, data=error_args, namespace=name).encode()
@@ -464,6 +511,7 @@ class NamespaceRegistry:
             self._count(nsp.host, -1)
             self.retired += 1
             logger.debug("retired %s", nsp.fullname)
+            self._fire("retire", nsp)
         except BaseException:
             # Interrupted (the caller of close() was cancelled, or shutdown):
             # the namespace was not deleted, so it stays live. A done
@@ -478,7 +526,12 @@ class NamespaceRegistry:
         does this for you)."""
         tasks = [
             task
-            for task in (self._task, *self._creating.values(), *self._retiring_tasks)
+            for task in (
+                self._task,
+                *self._creating.values(),
+                *self._retiring_tasks,
+                *self._hook_tasks,
+            )
             if task is not None
         ]
         self._task = None
@@ -527,6 +580,13 @@ async def _run_retire_callback(nsp: DynamicNamespace, callback: Any) -> None:
         )
     except (Exception, SystemExit):
         logger.exception("on_retire callback of %s raised", nsp.fullname)
+
+
+async def _logged(awaitable: Awaitable[Any], kind: str) -> None:
+    try:
+        await awaitable
+    except Exception:
+        logger.exception("on_%s hook raised", kind)
 
 
 def _cancelling() -> bool:

@@ -62,3 +62,9 @@ def admin(nsp: DynamicNamespace, match: re.Match[str]) -> None:
     @nsp.on("connect")
     def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
         return bool(auth and auth.get("token") == "secret")
+
+
+@app.on_refuse
+def refused(fullname: str, host: str | None, reason: str) -> None:
+    """Every refused CONNECT, whatever refused it: a setup, a limit, a timeout."""
+    print(f"refused {fullname} ({reason})")

@@ -589,3 +589,40 @@ async def test_no_leak_after_thousands_of_namespaces() -> None:
         await until(lambda: app.namespaces == {} and not sio.eio.sockets, timeout=30)
         assert server_state(app, sio) == before
     assert app.retired == app.created
+
+
+class _Untouchable:
+    """An Engine.IO socket stand-in that fails a test if its session is read."""
+
+    closed = False
+    closing = True  # python-engineio's sweep leaves it alone
+
+    @property
+    def session(self) -> dict[str, Any]:
+        raise AssertionError("a retirement visited a session that never joined")
+
+
+async def test_retirement_visits_only_the_sessions_that_joined() -> None:
+    """Deleting a namespace costs the same whatever the number of open sessions: it
+    pops the per-namespace data of the sessions that connected to it, no others."""
+    app, sio = make_app(0.2)
+
+    @app.setup_namespace("*")
+    def setup(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+        @nsp.on("connect")
+        async def connect(sid: str, environ: dict[str, Any]) -> None:
+            await nsp.save_session(sid, {"here": True})
+
+    async with serve(app) as url, client(url, MAIN, namespaces=["/"]) as keeper:
+        # Ten thousand other sessions (stand-ins: their session may not be read).
+        for index in range(10_000):
+            sio.eio.sockets[f"idle{index}"] = _Untouchable()
+        try:
+            async with client(url, MAIN, namespaces=["/room"]):
+                pass
+            await until(lambda: "/room" not in app.namespaces)
+            eio_sid = keeper.eio.sid
+            assert "/room" not in sio.eio.sockets[eio_sid].session
+        finally:
+            for index in range(10_000):
+                del sio.eio.sockets[f"idle{index}"]
