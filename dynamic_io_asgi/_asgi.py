@@ -3,6 +3,8 @@ the query and body readers and header edits. No Socket.IO in here."""
 
 from __future__ import annotations
 
+import inspect
+import logging
 import operator
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -10,6 +12,7 @@ from urllib.parse import parse_qs
 
 __all__ = [
     "ASGIApp",
+    "authorised",
     "Message",
     "Receive",
     "Scope",
@@ -27,6 +30,8 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("dynamic_io_asgi")
 
 #: The name of a ``(name, value)`` header pair.
 header_name = operator.itemgetter(0)
@@ -51,6 +56,21 @@ async def respond(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def authorised(option: Any, scope: Scope, name: str) -> bool:
+    """Whether ``option`` (``True`` or a callable ``(scope) -> bool``, maybe async)
+    lets this request through; a callable that raises is logged and says no."""
+    if option is True:
+        return True
+    try:
+        result = option(scope)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+    except Exception:
+        logger.exception("%s raised: the request is answered 404", name)
+        return False
 
 
 async def reject(

@@ -16,9 +16,10 @@ import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from socketio.packet import Packet
 
-from ._asgi import Message, Receive, Scope, Send, read_query, reject
+from ._asgi import Message, Receive, Scope, Send, authorised, read_query, reject, respond
 from ._compression import take_compression
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
+from ._metrics import MetricsCollector
 from ._namespace import DynamicNamespace
 from ._polling import get, post, take_body_limit
 from ._registry import Hook, NamespaceRegistry, NamespaceRejected, SetupCallback
@@ -80,6 +81,9 @@ class DynamicIO:
                                     have; ``None`` (default): no limit.
     :param max_namespaces: how many namespace objects the process may have;
                            ``None`` (default): no limit.
+    :param metrics: serve Prometheus metrics at ``<socketio_path>metrics``:
+                    ``False``, ``True`` or a callable ``(scope) -> bool`` (may be
+                    async) that authorises each request; needs ``prometheus_client``.
     :param templates: a folder of jinja2 templates that replace the status
                       page's own.
     :param socketio_path: the Engine.IO path, when ``app`` does not tell it.
@@ -102,6 +106,7 @@ class DynamicIO:
         max_namespaces_per_session: int | None = 128,
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
+        metrics: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
     ) -> None:
         if isinstance(app, socketio.AsyncServer):
             app = socketio.ASGIApp(app)
@@ -130,6 +135,7 @@ class DynamicIO:
         self._socketio_root = self.socketio_path[:-1]  # "/socket.io"
         self.status_path = self.socketio_path + "status"
         self._status_paths = (self.status_path, self.status_path + ".json")
+        self.metrics_path = self.socketio_path + "metrics"
 
         self._is_main = _main_host_matcher(host)
         #: Whether no host is the main host (``host=True``): then a request must name one.
@@ -159,6 +165,17 @@ class DynamicIO:
         if not (isinstance(public_status, bool) or callable(public_status)):
             raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
         self.public_status = public_status
+        if not (isinstance(metrics, bool) or callable(metrics)):
+            raise TypeError("metrics: pass True, False or a callable (scope) -> bool")
+        if metrics:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "metrics: needs prometheus_client (pip install 'dynamic-io-asgi[metrics]')"
+                ) from None
+        self.metrics = metrics
+        self._metrics_registry: Any = None  # a prometheus CollectorRegistry, once served
         if get_host is not None and not callable(get_host):
             raise TypeError("get_host: pass a callable (scope) -> str | None")
         self._get_host = get_host or self.get_host
@@ -332,6 +349,9 @@ class DynamicIO:
         if self.public_status and kind == "http" and path in self._status_paths:
             await self.status_page.serve(scope, receive, send)
             return
+        if self.metrics and kind == "http" and path == self.metrics_path:
+            await self._serve_metrics(scope, send)
+            return
         sid, jsonp = read_query(scope.get("query_string", b""))
         if jsonp:
             await reject(scope, receive, send, "JSONP is not supported")
@@ -357,6 +377,29 @@ class DynamicIO:
             await get(self.app, self.sio, session, scope, receive, send, self._compression)
         else:
             await self.app(scope, receive, send)
+
+    def metrics_collector(self) -> MetricsCollector:
+        """A ``prometheus_client`` collector of this middleware, for the application's
+        own registry: ``prometheus_client.REGISTRY.register(app.metrics_collector())``."""
+        return MetricsCollector(self)
+
+    async def _serve_metrics(self, scope: Scope, send: Send) -> None:
+        if not await authorised(self.metrics, scope, "metrics"):
+            await respond(send, 404, b"Not Found")
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
+            await respond(send, 405, b"Method Not Allowed", extra=[(b"allow", b"GET, HEAD")])
+            return
+        import prometheus_client  # the optional extra, checked in __init__
+
+        if self._metrics_registry is None:
+            self._metrics_registry = prometheus_client.CollectorRegistry(auto_describe=False)
+            self._metrics_registry.register(self.metrics_collector())
+        body = prometheus_client.generate_latest(self._metrics_registry)
+        # respond() adds the charset that CONTENT_TYPE_LATEST ends with.
+        content_type = prometheus_client.CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+        head = scope.get("method") == "HEAD"
+        await respond(send, 200, body, content_type, head=head)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:

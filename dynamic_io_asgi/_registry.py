@@ -16,6 +16,7 @@ import socketio
 
 from . import _retirement
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
+from ._metrics import Histogram
 from ._namespace import DynamicNamespace
 from ._packets import CONNECT_ERROR
 from ._session import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Session
@@ -107,6 +108,10 @@ class NamespaceRegistry:
         self._retiring_tasks: set[asyncio.Task[None]] = set()
         self._hooks: dict[str, list[Hook]] = {"create": [], "retire": [], "refuse": []}
         self._hook_tasks: set[asyncio.Future[None]] = set()
+        #: How long setup callbacks took, and how late after its deadline each
+        #: namespace was deleted (for the metrics).
+        self.setup_seconds = Histogram()
+        self.retirement_delay = Histogram()
 
     def setup_namespace(
         self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
@@ -387,6 +392,7 @@ class NamespaceRegistry:
     async def _run_setup(
         self, nsp: DynamicNamespace, callback: SetupCallback, match: re.Match[str]
     ) -> None:
+        started = time.monotonic()
         try:
             result = callback(nsp, match)
             if inspect.isawaitable(result):
@@ -407,6 +413,8 @@ class NamespaceRegistry:
             # SystemExit too: one tenant's setup must not stop the server.
             logger.exception("setup of %s raised: refused", nsp.fullname)
             raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE, "error") from None
+        finally:
+            self.setup_seconds.observe(time.monotonic() - started)
         if result is False:
             raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE)
 
@@ -510,6 +518,9 @@ class NamespaceRegistry:
                 del self._namespaces[nsp.fullname]
             self._count(nsp.host, -1)
             self.retired += 1
+            if not disconnect and nsp._idle_since is not None:  # retired by the clock
+                late = time.monotonic() - nsp._idle_since - nsp.retirement
+                self.retirement_delay.observe(max(0.0, late))
             logger.debug("retired %s", nsp.fullname)
             self._fire("retire", nsp)
         except BaseException:

@@ -8,7 +8,6 @@ view is per process: nothing is aggregated across a pub/sub cluster.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -21,7 +20,7 @@ from urllib.parse import parse_qs
 
 import jinja2
 
-from ._asgi import Receive, Scope, Send, respond
+from ._asgi import Receive, Scope, Send, authorised, respond
 from ._hosts import BadHost, split_fullname
 from ._namespace import DynamicNamespace
 from ._registry import NamespaceRegistry
@@ -84,7 +83,7 @@ class StatusPage:
 async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
     middleware = page.source
     head = scope.get("method") == "HEAD"
-    if not await _authorised(middleware.public_status, scope):
+    if not await authorised(middleware.public_status, scope, "public_status"):
         await respond(send, 404, b"Not Found", head=head)
         return
     if scope.get("method") not in ("GET", "HEAD"):
@@ -260,19 +259,6 @@ def _address(client: Any) -> str | None:
     if ":" in str(address):
         address = f"[{address}]"
     return f"{address}:{port}"
-
-
-async def _authorised(option: Any, scope: Scope) -> bool:
-    if option is True:
-        return True
-    try:
-        result = option(scope)
-        if inspect.isawaitable(result):
-            result = await result
-        return bool(result)
-    except Exception:
-        logger.exception("public_status raised: the status page answers 404")
-        return False
 
 
 def _wants_json(scope: Scope) -> bool:

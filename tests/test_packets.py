@@ -69,7 +69,7 @@ REAL_PACKETS = [
     (f'52-/chat,["ev",{PLACEHOLDER},{PLACEHOLDER}]', BINARY_EVENT, 2, "/chat"),
     (f"61-/chat,3[{PLACEHOLDER}]", BINARY_ACK, 1, "/chat"),
     (f"61-7[{PLACEHOLDER}]", BINARY_ACK, 1, "/"),
-    # docs/design.md §10: the attachment count is read for every type
+    # docs/design.md §11: the attachment count is read for every type
     ('21-/x,["e"]', EVENT, 1, "/x"),
     ("312-3", ACK, 12, "/"),
     ("212-3", EVENT, 12, "/"),
