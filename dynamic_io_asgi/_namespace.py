@@ -53,8 +53,8 @@ class Owner(Protocol):
 
     sio: socketio.AsyncServer
 
-    def watch(self, retirement: float) -> None:
-        """Make sure the retirement task watches a namespace with this retirement."""
+    def watch(self, nsp: DynamicNamespace) -> None:
+        """Have the retirement task look at ``nsp`` (it changed)."""
 
     async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         """Delete ``nsp`` now (disconnecting its sockets first with ``disconnect``)."""
@@ -132,6 +132,7 @@ class DynamicNamespace:
         self._inflight = 0
         self._last_connect = -math.inf
         self._idle_since: float | None = None
+        self._deadline: float | None = None  # its entry in the registry's deadline queue
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
         # The Engine.IO sessions that ever connected here (None: unknown, so all).
@@ -165,7 +166,7 @@ class DynamicNamespace:
                 f"{self.fullname!r} is static (registered on the server): it can't retire"
             )
         self._retirement = value
-        self._server.watch(value)
+        self._server.watch(self)
 
     @property
     def sockets(self) -> list[str]:
@@ -267,6 +268,7 @@ class DynamicNamespace:
         # Installed as the server's disconnect handler for fullname: one that
         # raised would stop python-socketio before it removes the socket,
         # pinning the namespace for ever.
+        self._server.watch(self)  # it may be empty once this socket is gone
         try:
             if self._disconnect is not None:
                 args = (sid, reason) if self._disconnect_reason else (sid,)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
+import itertools
 import logging
 import math
 import re
@@ -97,6 +99,12 @@ class NamespaceRegistry:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._delay: float | None = None  # how long the retirement task sleeps
+        # Namespaces the retirement task checks every tick (they just changed),
+        # the deadline queue of those whose idle clock runs, and the tick.
+        self._active: dict[str, DynamicNamespace] = {}
+        self._deadlines: list[tuple[float, int, DynamicNamespace]] = []
+        self._order = itertools.count()
+        self._tick: float | None = None
         #: Counters for the status page: namespaces created and retired since start.
         self.created = 0
         self.retired = 0
@@ -297,6 +305,7 @@ class NamespaceRegistry:
         if not nsp.static:
             nsp._inflight += 1
             nsp._last_connect = time.monotonic()
+            self.watch(nsp)
         session.admitted[name] = time.monotonic()
 
     def _check_session_limits(self, session: Session, name: str) -> None:
@@ -385,7 +394,7 @@ class NamespaceRegistry:
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1
-        self.watch(nsp.retirement)
+        self.watch(nsp)
         self._fire("create", nsp)
         return nsp
 
@@ -433,10 +442,17 @@ class NamespaceRegistry:
 
     # -- retirement ---------------------------------------------------------------
 
-    def watch(self, retirement: float) -> None:
-        """Make sure the retirement task watches a namespace with this retirement."""
-        if retirement == math.inf:
+    def watch(self, nsp: DynamicNamespace) -> None:
+        """Have the retirement task look at ``nsp`` at its next check: it was created,
+        a CONNECT to it came in, a socket left it, or its retirement changed.
+
+        The task checks only such namespaces every tick; one whose idle clock
+        runs waits in a deadline queue until it is due, and one with sockets
+        is forgotten until a socket leaves it. So a tick costs what is due or
+        just happened, not what is live."""
+        if nsp.retirement == math.inf or nsp._closed:
             return
+        self._active[nsp.fullname] = nsp
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -445,10 +461,9 @@ class NamespaceRegistry:
             self._wake = asyncio.Event()
             self._task = loop.create_task(self._retire_loop(), name="dynamic_io_asgi retirement")
         elif self._wake is not None and (
-            self._delay is None or _retirement.window(retirement) / 2 < self._delay
+            self._delay is None or _retirement.window(nsp.retirement) / 2 < self._delay
         ):
-            # Only when it would otherwise look too late: waking it for every
-            # new namespace would scan them all once per creation.
+            # Only when it would otherwise look too late: not for every CONNECT.
             self._wake.set()
 
     def _occupied(self, full: str) -> bool:
@@ -460,22 +475,19 @@ class NamespaceRegistry:
     async def _retire_loop(self) -> None:
         assert self._wake is not None
         while True:
-            due, delay = _retirement.plan(
-                list(self._namespaces.values()), time.monotonic(), self._occupied
-            )
+            now = time.monotonic()
+            due = self._check_active(now) + self._check_deadlines(now)
             for nsp in due:
-                if nsp._retiring is not None:  # type: ignore[attr-defined]
-                    continue  # its retirement is under way
                 # Each in a task of its own, so that a slow on_retire callback
                 # delays no other retirement. Marked retiring now (no await
                 # since the plan), so that no CONNECT slips in before the task runs.
                 task = asyncio.get_running_loop().create_task(
-                    self._finish_retiring(nsp, self._mark_retiring(nsp))  # type: ignore[arg-type]
+                    self._finish_retiring(nsp, self._mark_retiring(nsp))
                 )
                 self._retiring_tasks.add(task)
                 task.add_done_callback(self._retiring_tasks.discard)
             self._wake.clear()
-            self._delay = delay
+            delay = self._delay = self._next_check(time.monotonic())
             if delay is None:
                 await self._wake.wait()
             else:
@@ -483,6 +495,64 @@ class NamespaceRegistry:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
+
+    def _check_active(self, now: float) -> list[DynamicNamespace]:
+        """Plan the namespaces that just changed; move those whose idle clock runs to
+        the deadline queue, forget those that have sockets; the ones due."""
+        active = list(self._active.values())
+        due, self._tick = _retirement.plan(active, now, self._occupied)
+        due_ids = set(map(id, due))
+        due_ones = [nsp for nsp in active if id(nsp) in due_ids and nsp._retiring is None]
+        rooms, pending = self.sio.manager.rooms, self.sio.manager.pending_disconnect
+        for nsp in active:
+            full = nsp.fullname
+            if (
+                id(nsp) in due_ids
+                or nsp._closed
+                or nsp._retiring is not None
+                or nsp.retirement == math.inf
+            ):
+                del self._active[full]
+            elif nsp._idle_since is not None:  # its clock runs: wait for its deadline
+                del self._active[full]
+                self._queue(nsp, nsp._idle_since + nsp.retirement)
+            elif full in rooms and full not in pending and full not in self._admitting:
+                if not nsp._inflight or now - nsp._last_connect >= _retirement.STALE_CONNECT:
+                    del self._active[full]  # it has sockets: a leaving one brings it back
+        return due_ones
+
+    def _queue(self, nsp: DynamicNamespace, deadline: float) -> None:
+        nsp._deadline = deadline
+        heapq.heappush(self._deadlines, (deadline, next(self._order), nsp))
+
+    def _check_deadlines(self, now: float) -> list[DynamicNamespace]:
+        """Plan the namespaces whose deadline came; the ones due."""
+        due: list[DynamicNamespace] = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            deadline, _, nsp = heapq.heappop(deadlines)
+            if deadline != nsp._deadline or nsp.fullname in self._active:
+                continue  # a stale entry, or one the active checks have again
+            nsp._deadline = None
+            if nsp._closed or nsp._retiring is not None:
+                continue
+            if _retirement.plan([nsp], now, self._occupied)[0]:
+                due.append(nsp)
+            elif nsp._idle_since is not None:
+                self._queue(nsp, nsp._idle_since + nsp.retirement)
+            else:  # occupied or connecting after all
+                self._active[nsp.fullname] = nsp
+        return due
+
+    def _next_check(self, now: float) -> float | None:
+        """Seconds until the retirement task must look again; ``None``: not before
+        something changes."""
+        delays = []
+        if self._active and self._tick is not None:
+            delays.append(self._tick)
+        if self._deadlines:
+            delays.append(max(0.0, self._deadlines[0][0] - now))
+        return min(delays) if delays else None
 
     async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         if nsp._closed:
@@ -528,6 +598,7 @@ class NamespaceRegistry:
             # the namespace was not deleted, so it stays live. A done
             # _retiring on a live namespace would make _ensure() spin.
             nsp._retiring = None
+            self.watch(nsp)
             raise
         finally:
             retiring.set_result(None)

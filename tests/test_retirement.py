@@ -626,3 +626,41 @@ async def test_retirement_visits_only_the_sessions_that_joined() -> None:
         finally:
             for index in range(10_000):
                 del sio.eio.sockets[f"idle{index}"]
+
+
+async def test_a_tick_costs_what_changed_not_what_is_live(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Idle namespaces wait in a deadline queue: the retirement task's checks see
+    only the namespaces that just changed, however many are live, and it sleeps
+    while nothing is due."""
+    from dynamic_io_asgi import _retirement
+
+    sizes: list[int] = []
+    real_plan = _retirement.plan
+
+    def plan(namespaces: Any, now: float, occupied: Any) -> Any:
+        namespaces = list(namespaces)
+        sizes.append(len(namespaces))
+        return real_plan(namespaces, now, occupied)
+
+    monkeypatch.setattr(_retirement, "plan", plan)
+    app, sio = make_app(3600.0)
+    app.setup_namespace("*", lambda nsp, match: nsp.on("echo", lambda sid, data: data))
+    async with serve(app) as url:
+        for index in range(2000):
+            nsp = await app.of(f"/idle{index}")
+            nsp.retirement = 3600.0  # their clocks start at the next check, then they wait
+        await until(lambda: len(app.registry._deadlines) == 2000)
+        sizes.clear()
+        async with client(url, MAIN, namespaces=["/busy"]) as c:
+            for round_trip in range(20):
+                assert await c.call("echo", round_trip, namespace="/busy", timeout=TIMEOUT) == (
+                    round_trip
+                )
+        await until(lambda: "/busy" in {n.fullname for _, _, n in app.registry._deadlines})
+        assert sizes and max(sizes) <= 2, sizes  # "/busy" (and a deadline's one), never 2000
+        # Nothing else happens: the task sleeps until the first deadline, an hour away.
+        registry = app.registry
+        await until(lambda: registry._delay is not None and registry._delay > 3000)
+        assert len(app.namespaces) == 2001
