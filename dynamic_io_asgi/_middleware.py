@@ -16,6 +16,7 @@ import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from socketio.packet import Packet
 
+from ._admin import live_server_stats
 from ._asgi import Message, Receive, Scope, Send, authorised, read_query, reject, respond
 from ._compression import take_compression
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
@@ -377,6 +378,14 @@ class DynamicIO:
             await get(self.app, self.sio, session, scope, receive, send, self._compression)
         else:
             await self.app(scope, receive, send)
+
+    def instrument(self, **options: Any) -> Any:
+        """``sio.instrument(**options)`` for the Socket.IO Admin UI, with a dashboard that
+        lists every live namespace (python-socketio lists those of the first
+        connection only). Call it before serving, as ``sio.instrument()``; returns
+        what that returns. Its namespace (``/admin``) is the main host's: a tenant
+        asking for ``/admin`` gets its own ``//host/admin``."""
+        return live_server_stats(self.sio.instrument(**options))
 
     def metrics_collector(self) -> MetricsCollector:
         """A ``prometheus_client`` collector of this middleware, for the application's
