@@ -441,6 +441,8 @@ class DynamicIO:
             await reject(scope, receive, send, f"Bad host: {exc}")
             return None
         session = self._new_session(host)
+        # Servers that send no lifespan events (daphne) start it here instead.
+        self._start_pubsub()
         return session, {**scope, SESSION_KEY: session}
 
     def _unknown_session(self, sid: str) -> Session:

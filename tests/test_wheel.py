@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -143,3 +144,37 @@ def test_the_installed_package_renders_the_status_page(wheel: Path, tmp_path: Pa
     assert ">//a.test/chat<" in html and ">/lobby<" in html
     assert '<meta http-equiv="refresh" content="5">' in html
     assert str(ROOT) not in html
+
+
+def test_the_sdist_runs_the_pure_logic_tests(tmp_path: Path) -> None:
+    """The sdist is self-sufficient: unpacked, its own pure-logic tests (and the fuzz
+    corpus replay) pass against its own copy of the package."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
+    run(sys.executable, "-m", "build", "--sdist", *isolation, "--outdir", dist, ROOT, cwd=dist)
+    (built,) = dist.glob("dynamic_io_asgi-*.tar.gz")
+    with tarfile.open(built) as archive:
+        names = archive.getnames()
+        archive.extractall(tmp_path, filter="data")
+    top = tmp_path / built.name.removesuffix(".tar.gz")
+    assert not any("node_modules" in name for name in names)
+    for needed in ("LICENSE", "fuzz/corpus", "scripts/test.sh", "docs/design.md"):
+        assert (top / needed).exists(), needed
+    # (The quick ones: test_packets.py and test_session.py are long hypothesis runs.)
+    pure = [
+        "tests/test_hosts.py",
+        "tests/test_query.py",
+        "tests/test_retirement_plan.py",
+        "tests/test_fuzz_regressions.py",
+    ]
+    output = run(
+        sys.executable,
+        "-c",
+        "import sys, pytest; sys.path.insert(0, '.'); "
+        "import dynamic_io_asgi; print('package', dynamic_io_asgi.__file__); "
+        f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', *{pure!r}]))",
+        cwd=top,
+    )
+    assert f"package {top / 'dynamic_io_asgi' / '__init__.py'}" in output
+    assert " passed" in output and "failed" not in output

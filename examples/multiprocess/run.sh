@@ -4,13 +4,16 @@
 #   ./run.sh            then open http://localhost:8080/ and http://alpha.localhost:8080/
 #
 # Needs redis-server, nginx and a Python with dynamic-io-asgi, uvicorn and redis installed
-# (PYTHON, default python3). Ports: PORT (nginx, 8080), REDIS_PORT (6390), APP_PORTS
-# ("8001 8002 8003"). Each process serves its own status page at /socket.io/status.
+# (PYTHON; default: the project's .venv/bin/python, made by scripts/bootstrap.sh, else
+# python3). Ports: PORT (nginx, 8080), REDIS_PORT (6390), APP_PORTS ("8001 8002 8003"). Each process serves its own status page at /socket.io/status.
 # Ctrl-C stops everything.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python3}
+ROOT=$(cd "$HERE/../.." && pwd)
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
 PORT=${PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6390}
 APP_PORTS=${APP_PORTS:-8001 8002 8003}
