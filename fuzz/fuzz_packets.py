@@ -13,7 +13,8 @@ second a set of option letters, and each further line one record whose first
 character says what the rest of the line is::
 
     m  msgpack serializer        M  the session is on the main host
-    r  every CONNECT is refused   (options)
+    r  every CONNECT is refused   H  the session's host is one of 253 characters,
+                                     the longest there is (options)
 
     w  a websocket text frame from the client     p  a polling POST body from the client
     W  a websocket binary frame from the client   s  a text packet from the server
@@ -21,6 +22,8 @@ character says what the rest of the line is::
     k  a Socket.IO packet for the pure functions  K  msgpack bytes for the pure functions
 
 Binary records are Python escapes (``\\x0a``) so that they can hold newlines.
+The session is on the host of line 1 (``a.test`` if it is refused), unless
+``M`` or ``H`` says otherwise.
 
 Properties checked for every input:
 
@@ -37,7 +40,27 @@ Properties checked for every input:
   CONNECT the server reads was admitted under the name the client meant;
 - every server packet that reaches the client is of the session's host, in
   the client's short name, and the attachments of a dropped packet never
-  reach the client.
+  reach the client;
+- with the default serializer, every binary attachment, the client's or the
+  server's, in a websocket binary frame or a polling ``b<base64>`` packet,
+  passes byte for byte whatever its first byte (0xC1, the middleware's mark
+  on msgpack sessions, included), unless it belongs to a dropped packet: the
+  server's packet of another host loses exactly the attachments it announced,
+  and the session's own attachment that comes next is not dropped in their
+  place (a client's dropped packet may lose its attachments or not: the
+  server refuses a stray one, which a client can send anyway); and the first
+  attachments of each input are tried with each of the 256 first bytes, both
+  ways, on a session that expects none (the middleware marks its own packets
+  by their first byte);
+- rewriting adds at most ``GROWTH_PER_PACKET`` (512) bytes to any client
+  packet (the middleware's ``_GROWTH_PER_PACKET``: ``//``, a host of 253
+  characters, ``/,``, base64's third more on msgpack), on any host and with
+  either serializer: a websocket frame of at most the client's limit is at
+  most that limit + 512 characters (bytes, binary frames) once rewritten, and
+  a polling body of at most the limit and at most ``PACKETS_READ`` (16, what
+  python-engineio reads of one payload) packets, rewritten packet by packet
+  (as ``_post`` does) or by ``Session.inbound_body`` (which must agree), is
+  at most the limit + 16 * 512 bytes: what the server's limit grows by.
 """
 
 from __future__ import annotations
@@ -59,6 +82,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engineio import packet as eio_packet
+from engineio.payload import Payload
 from socketio.msgpack_packet import MsgPackPacket
 from socketio.packet import Packet
 
@@ -74,6 +98,17 @@ from dynamic_io_asgi._packets import (
 from dynamic_io_asgi._session import MARK_TEXT, Connect, Session
 
 FALLBACK_HOST = "a.test"
+#: Option ``H``: the longest host name there is (253 characters, labels of 63 at most).
+LONG_HOST = ".".join(["h" * 63, "o" * 63, "s" * 63, "t" * 61])
+#: What rewriting may add to one client packet (the middleware's ``_GROWTH_PER_PACKET``).
+GROWTH_PER_PACKET = 512
+#: How many packets python-engineio reads of one polling payload (it drops a longer one).
+PACKETS_READ: int = Payload.max_decode_packets
+#: Every value the first byte of an attachment may have: the middleware marks its own
+#: packets by their first byte, and must take no attachment for one of them.
+FIRST_BYTES = tuple(bytes([value]) for value in range(256))
+#: How many attachments of an input are tried with every first byte (512 calls each).
+FIRST_BYTE_PROBES = 4
 OPEN = '0{"sid":"fuzz","upgrades":["websocket"],"pingTimeout":20000,"pingInterval":25000}'
 REFUSED = {"message": "refused by the fuzz target"}
 HOST_SPECIALS = frozenset(",?/#@ \\\"'")
@@ -141,12 +176,15 @@ def check(data: bytes) -> None:
     host = check_host(head)
     if b"M" in options:
         host = None
+    elif b"H" in options:
+        host = LONG_HOST
     elif host is None:
         host = FALLBACK_HOST
     use_msgpack = b"m" in options
     stubs = Stubs(refuse_all=b"r" in options)
     session = Session(host, msgpack=use_msgpack, admit=stubs.admit, refuse=stubs.refuse)
     stream = OutboundStream(session)
+    inbound = Attachments()
     for line in body.split(b"\n") if body else ():
         kind, record = line[:1], line[1:]
         if kind in (b"w", b"p", b"s", b"g", b"k"):
@@ -155,12 +193,15 @@ def check(data: bytes) -> None:
             except UnicodeDecodeError:
                 continue  # the middleware refuses such bodies; engineio skips such frames
         if kind == b"w":
-            check_inbound_text(session, stubs, text)
+            forwarded = check_inbound_text(session, stubs, text, inbound)
+            check_growth("websocket text frame", text, forwarded)
         elif kind == b"p":
-            for packet in text.split("\x1e"):
-                check_inbound_text(session, stubs, packet)
+            check_polling_body(session, stubs, record, inbound)
         elif kind == b"W":
-            check_inbound_binary(session, stubs, _binary(record))
+            frame = _binary(record)
+            forwarded_binary = check_inbound_binary(session, stubs, frame, inbound)
+            check_growth("websocket binary frame", frame, forwarded_binary)
+            stream.any_first_byte(frame)
         elif kind == b"s":
             stream.text(text)
         elif kind == b"g":
@@ -214,6 +255,9 @@ def written(decoded: Packet, namespace: str | None) -> str | None:
         text = packet.encode()
     except Exception:
         return None
+    if isinstance(text, list) and len(text) == 1:
+        # a binary type: [header] + attachments, and data holds no bytes now
+        text = text[0]
     if not isinstance(text, str):
         return None
     if decoded.packet_type in (BINARY_EVENT, BINARY_ACK):
@@ -271,30 +315,49 @@ def check_msgpack_functions(data: bytes, prefix: str | None) -> None:
 # -- client to server --------------------------------------------------------------
 
 
-def check_inbound_text(session: Session, stubs: Stubs, packet: str) -> None:
+@dataclass
+class Attachments:
+    """The binary attachments a client's last binary packet announced, still to come."""
+
+    pending: int = 0
+    dropped: bool = False  # the session dropped that packet
+
+
+def check_inbound_text(
+    session: Session, stubs: Stubs, packet: str, attachments: Attachments | None = None
+) -> str | None:
+    """Check one text packet from the client; what the server gets of it."""
     admitted = len(stubs.admitted)
-    result = decided(session, session.inbound_text(packet))
+    result: str | None = decided(session, session.inbound_text(packet))
+    if packet[:1] == "b" and not session.msgpack:
+        check_inbound_attachment(attachments, packet, result)
+        return result
+    if attachments is not None and packet[:1] == "4":
+        # A new packet: python-socketio reads the attachments it announces next.
+        header = server_packet(packet[1:]) if packet[1:] else None
+        attachments.pending = 0
+        if header is not None and header.packet_type in (BINARY_EVENT, BINARY_ACK):
+            attachments.pending = header.attachment_count
+        attachments.dropped = result is None
     if result is None:
-        return
+        return None
     expect(isinstance(result, str) and result[:1] == packet[:1], "kind changed", packet, result)
     try:
         eio = eio_packet.Packet(encoded_packet=result)
     except Exception:
-        return  # the server drops what it can't decode
+        return result  # the server drops what it can't decode
     if eio.packet_type != eio_packet.MESSAGE:
         expect(result == packet, "a non-message Engine.IO packet was changed", packet, result)
-        return
+        return result
     if eio.binary:
-        if session.msgpack:
-            check_server_msgpack(session, stubs, packet, eio.data, admitted)
-        else:
-            expect(result == packet, "an attachment was changed", packet, result)
-        return
+        expect(session.msgpack, "a text packet became binary", packet, result)
+        check_server_msgpack(session, stubs, packet, eio.data, admitted)
+        return result
     expect(not session.msgpack, "a text message passed to a msgpack server", packet)
     expect(isinstance(eio.data, str), "python-engineio JSON-decodes a message", packet, eio.data)
     decoded = server_packet(eio.data)
     if decoded is None:
-        return
+        return result
     full = decoded.namespace or "/"
     expect_own(session, full, packet, result)
     check_rewrite(packet[1:], result[1:], session.prefix, None)
@@ -305,18 +368,89 @@ def check_inbound_text(session: Session, stubs: Stubs, packet: str) -> None:
             packet,
             stubs.admitted[admitted:],
         )
+    return result
 
 
-def check_inbound_binary(session: Session, stubs: Stubs, data: bytes) -> None:
+def check_inbound_binary(
+    session: Session, stubs: Stubs, data: bytes, attachments: Attachments | None = None
+) -> bytes | None:
+    """Check one binary message from the client; what the server gets of it."""
     admitted = len(stubs.admitted)
-    result = decided(session, session.inbound_binary(data))
+    result: bytes | None = decided(session, session.inbound_binary(data))
+    if not session.msgpack:
+        check_inbound_attachment(attachments, data, result)
+        return result
     if result is None:
-        return
+        return None
     expect(isinstance(result, bytes), "a binary message became text", data, result)
-    if session.msgpack:
-        check_server_msgpack(session, stubs, data, result, admitted)
-    else:
-        expect(result == data, "an attachment was changed", data, result)
+    check_server_msgpack(session, stubs, data, result, admitted)
+    return result
+
+
+def check_inbound_attachment(
+    attachments: Attachments | None, packet: str | bytes, result: object
+) -> None:
+    """A client's attachment (default serializer) passes byte for byte, whatever
+    its first byte, unless its packet was dropped: then it may be dropped too."""
+    if attachments is not None and attachments.pending:
+        attachments.pending -= 1
+        if attachments.dropped and result is None:
+            return
+    expect(result == packet, "a client's attachment was changed or dropped", packet, result)
+
+
+def check_polling_body(
+    session: Session, stubs: Stubs, body: bytes, attachments: Attachments | None = None
+) -> None:
+    """Check a polling POST body: each packet, and what rewriting adds to the body.
+
+    The middleware holds the client to the server's limit and gives the server
+    ``PACKETS_READ * GROWTH_PER_PACKET`` bytes more; a payload of more packets
+    than python-engineio reads goes to the server as it is (it drops it)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # the middleware refuses such a body
+    packets = text.split("\x1e")
+    kept = []
+    for packet in packets:
+        result = check_inbound_text(session, stubs, packet, attachments)
+        if result is not None:
+            check_growth("polling packet", packet.encode(), result.encode())
+            kept.append(result)
+    if len(packets) <= PACKETS_READ:
+        # _post leaves some packets out (OPEN, PING, NOOP), which only shortens it.
+        rewritten = "\x1e".join(kept).encode()
+        most = len(body) + PACKETS_READ * GROWTH_PER_PACKET
+        expect(
+            len(rewritten) <= most,
+            "a polling body grew past the server's limit",
+            body,
+            len(body),
+            len(rewritten),
+        )
+    fast = session.inbound_body(body)
+    if fast is not None:
+        expect(
+            [fast.decode("utf-8")] == kept,
+            "Session.inbound_body disagrees with Session.inbound_text",
+            body,
+            fast,
+            kept,
+        )
+
+
+def check_growth(what: str, before: str | bytes, after: str | bytes | None) -> None:
+    """Rewriting added at most ``GROWTH_PER_PACKET`` characters (bytes) to a packet."""
+    if after is None:
+        return
+    expect(
+        len(after) - len(before) <= GROWTH_PER_PACKET,
+        f"a {what} grew by more than {GROWTH_PER_PACKET}",
+        before,
+        after,
+        len(after) - len(before),
+    )
 
 
 def check_server_msgpack(
@@ -400,7 +534,8 @@ class OutboundStream:
 
     Models python-socketio's client side: after a binary packet's header, its
     ``n`` attachments follow as binary messages; those of a dropped header must
-    be dropped too, and the others must pass.
+    be dropped too, and the others must pass byte for byte, whatever their
+    first byte.
     """
 
     def __init__(self, session: Session) -> None:
@@ -413,11 +548,21 @@ class OutboundStream:
         for each in (session, self.scratch):
             each.outbound_text(OPEN)  # the first packet of every session
             expect(each.eio_sid == "fuzz", "the OPEN packet was not read")
+        # A session like it that expects no attachment, for any_first_byte.
+        self.probe = type(session)(
+            session.host, msgpack=False, admit=session._admit, refuse=session._refuse
+        )
+        self.probes = FIRST_BYTE_PROBES
 
     def text(self, packet: str) -> None:
         session = self.session
         if packet[:1] == "b":
             self._attachment(packet, session.outbound_text(packet))
+            if not session.msgpack:
+                try:
+                    self.any_first_byte(base64.b64decode(packet[1:]))
+                except ValueError:  # binascii.Error, or not ASCII
+                    pass
             return
         if packet[:2] == "4" + MARK_TEXT:
             return  # the middleware's own packets; the server never writes \x00
@@ -461,14 +606,32 @@ class OutboundStream:
             self.pending_dropped = not own
 
     def binary(self, data: bytes) -> None:
-        if data[:1] == b"\xc1":
-            return  # the middleware's own packets: msgpack never writes 0xc1
         session = self.session
+        if session.msgpack and data[:1] == b"\xc1":
+            return  # the middleware's own packets: msgpack never writes 0xc1
+        # (An attachment of the default serializer is the application's bytes:
+        # it may start with 0xc1, or with anything.)
         result = session.outbound_binary(data)
         if session.msgpack:
             self._msgpack(data, result)
         else:
             self._attachment(data, result)
+            self.any_first_byte(data)
+
+    def any_first_byte(self, data: bytes) -> None:
+        """With the default serializer, an attachment that belongs to no packet
+        passes both ways as it is whatever its first byte: ``data`` with each
+        first byte there is, on a session that expects no attachment."""
+        if self.session.msgpack or not self.probes:
+            return
+        self.probes -= 1
+        probe, rest = self.probe, data[1:]
+        for first in FIRST_BYTES:
+            attachment = first + rest
+            server = probe.outbound_binary(attachment)
+            expect(server == attachment, "a server's attachment was changed", attachment, server)
+            client = probe.inbound_binary(attachment)
+            expect(client == attachment, "a client's attachment was changed", attachment, client)
 
     def _attachment(self, packet: str | bytes, result: str | bytes | None) -> None:
         session = self.session
