@@ -19,8 +19,6 @@ map ``{"type", "data", "nsp"[, "id"]}``; there the ``nsp`` value is rewritten.
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = [
     "CONNECT",
     "CONNECT_ERROR",
@@ -123,8 +121,7 @@ def msgpack_to_server(packet: bytes, prefix: str | None) -> tuple[int, str, byte
         raise ValueError("bad msgpack packet: nsp must start with /")
     if prefix is None:
         return packet_type, namespace, packet
-    decoded["nsp"] = prefix + namespace
-    return packet_type, namespace, _dumps(decoded)
+    return packet_type, namespace, _with_nsp(packet, prefix + namespace)
 
 
 def msgpack_to_client(packet: bytes, prefix: str | None) -> bytes | None:
@@ -142,12 +139,40 @@ def msgpack_to_client(packet: bytes, prefix: str | None) -> bytes | None:
         return None if namespace.startswith("//") else packet
     if not namespace.startswith(prefix) or namespace[len(prefix) : len(prefix) + 1] != "/":
         return None
-    decoded["nsp"] = namespace[len(prefix) :]
-    return _dumps(decoded)
+    try:
+        return _with_nsp(packet, namespace[len(prefix) :])
+    except ValueError:
+        return None
 
 
-def _dumps(decoded: Any) -> bytes:
+def _with_nsp(packet: bytes, nsp: str) -> bytes:
+    """``packet`` (a msgpack map that ``msgpack.loads`` reads) with its ``nsp`` value
+    replaced, every other byte as it was.
+
+    Not decoded and encoded again: msgpack would write each float32 back as a
+    float64, and a packet could grow without bound past the body limit."""
     import msgpack
 
-    result: bytes = msgpack.dumps(decoded)
-    return result
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(packet)
+    try:
+        count = unpacker.read_map_header()
+        parts = [packet[: unpacker.tell()]]
+        replaced = 0
+        for _ in range(count):
+            start = unpacker.tell()
+            key = unpacker.unpack()
+            middle = unpacker.tell()
+            unpacker.skip()
+            end = unpacker.tell()
+            if key == "nsp":
+                parts.append(packet[start:middle] + msgpack.dumps(nsp))
+                replaced += 1
+            else:
+                parts.append(packet[start:end])
+    except Exception as exc:
+        raise ValueError(f"bad msgpack packet: {exc}") from None
+    if replaced != 1 or unpacker.tell() != len(packet):
+        # Several "nsp" keys (the decoder keeps the last), or bytes after the map.
+        raise ValueError("bad msgpack packet: not one map with one nsp")
+    return b"".join(parts)

@@ -51,7 +51,7 @@ MAX_REFRESH = 3600
 _PACKAGE_TEMPLATES = Path(__file__).parent / "templates"  # inside an installed wheel
 _CHECKOUT_TEMPLATES = Path(__file__).parent.parent / "templates"  # in a source checkout
 _CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
 

@@ -581,3 +581,23 @@ def test_msgpack_to_server_reads_as_python_socketio_does(packet: bytes) -> None:
     assert original[:2] == (packet_type, namespace)
     assert namespace.startswith("/")
     assert msgpack_decode(rewritten) == (packet_type, PREFIX + namespace, *original[2:])
+
+
+def test_msgpack_rewriting_keeps_every_other_byte() -> None:
+    """The nsp value is spliced in: float32s stay float32s (re-encoding would write
+    them as float64s and let a packet outgrow the body limit)."""
+    import msgpack
+
+    from dynamic_io_asgi._packets import msgpack_to_client, msgpack_to_server
+
+    packet = msgpack.dumps(
+        {"type": 2, "nsp": "/chat", "data": ["ev", *[0.5] * 100], "id": 7}, use_single_float=True
+    )
+    _, namespace, rewritten = msgpack_to_server(packet, "//alpha.test")
+    assert namespace == "/chat"
+    assert len(rewritten) == len(packet) + len("//alpha.test")
+    assert msgpack.loads(rewritten) == {**msgpack.loads(packet), "nsp": "//alpha.test/chat"}
+    assert msgpack_to_client(rewritten, "//alpha.test") == packet
+    doubled = packet[:1].replace(b"\x84", b"\x85") + packet[1:] + msgpack.dumps("nsp") + b"\xa1/"
+    with pytest.raises(ValueError):
+        msgpack_to_server(doubled, "//alpha.test")  # two nsp keys: refused, not guessed

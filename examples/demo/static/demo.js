@@ -20,7 +20,8 @@ function hue(text) {
 
 function setupTenant() {
   const accent = isMain ? 222 : hue(host);
-  document.documentElement.style.setProperty("--accent", `hsl(${accent} 62% 45%)`);
+  // Lightness 28 %: white text on it keeps a contrast of at least 4.5:1 for every hue.
+  document.documentElement.style.setProperty("--accent", `hsl(${accent} 62% 28%)`);
   document.documentElement.style.setProperty("--accent-soft", `hsl(${accent} 70% 95%)`);
   $("tenant-host").textContent = host;
   $("tenant-kind").textContent = isMain ? "main host" : "tenant";
@@ -184,7 +185,6 @@ function roomFromHash() {
 }
 
 function start() {
-  setupTenant();
   const asked = new URLSearchParams(location.search).get("nick");
   $("nick").value = asked || saved.get("nick") || `guest-${100 + Math.floor(Math.random() * 900)}`;
 
@@ -203,11 +203,16 @@ function start() {
   $("new-room").addEventListener("submit", (event) => {
     event.preventDefault();
     const name = $("new-room-name").value.trim().toLowerCase();
+    const input = $("new-room-name");
     if (/^[a-z0-9-]{1,32}$/.test(name)) {
-      $("new-room-name").value = "";
+      input.value = "";
       location.hash = name;
+    } else {
+      input.setCustomValidity("A room name is 1 to 32 of a-z, 0-9 and -");
+      input.reportValidity();
     }
   });
+  $("new-room-name").addEventListener("input", (event) => event.target.setCustomValidity(""));
   $("nick-form").addEventListener("submit", (event) => {
     event.preventDefault();
     saved.set("nick", nick());
@@ -219,6 +224,7 @@ function start() {
   enter(roomFromHash());
 }
 
+setupTenant(); // the header says which host this is, even without the client
 if (typeof io === "undefined") {
   $("transport").textContent = "the Socket.IO client did not load";
 } else {
