@@ -14,6 +14,7 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -28,7 +29,7 @@ from ._session import session_of
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-__all__ = ["StatusPage", "StatusSource", "snapshot"]
+__all__ = ["StatusPage", "StatusSource", "View", "snapshot"]
 
 
 class StatusSource(Protocol):
@@ -44,9 +45,13 @@ class StatusSource(Protocol):
 
 
 #: Bumped when a field of the JSON document changes meaning or goes away.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TEMPLATE = "status.html"
 MAX_REFRESH = 3600
+#: Namespaces described on one page of the status page (``?per_page=``, at most
+#: ``MAX_PER_PAGE``): its cost stays that of one page, however many are live.
+PER_PAGE = 100
+MAX_PER_PAGE = 1000
 
 _PACKAGE_TEMPLATES = Path(__file__).parent / "templates"  # inside an installed wheel
 _CHECKOUT_TEMPLATES = Path(__file__).parent.parent / "templates"  # in a source checkout
@@ -75,9 +80,9 @@ class StatusPage:
         """
         await _serve(self, scope, send)
 
-    def snapshot(self, host: str | None) -> dict[str, Any]:
+    def snapshot(self, host: str | None, view: View | None = None) -> dict[str, Any]:
         """The status document as seen from ``host``; see :func:`snapshot`."""
-        return snapshot(self.source, host)
+        return snapshot(self.source, host, view or View())
 
 
 async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
@@ -94,7 +99,7 @@ async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
     except BadHost as exc:
         await respond(send, 400, f"Bad host: {exc}".encode(), head=head)
         return
-    status = snapshot(middleware, host)
+    status = snapshot(middleware, host, View.of(scope))
     fixed = scope["path"].endswith(".json")  # else the Accept header decides
     vary = [] if fixed else [(b"vary", b"accept")]
     if fixed or _wants_json(scope):
@@ -107,56 +112,114 @@ async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
     await respond(send, 200, html.encode("utf-8"), "text/html", head=head, extra=extra)
 
 
-def snapshot(middleware: StatusSource, host: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class View:
+    """Which namespaces a status request asks for: a page of them, maybe filtered."""
+
+    page: int = 1
+    per_page: int = PER_PAGE
+    host: str | None = None  #: only this host's (``""``: the main host's)
+    search: str = ""  #: only names containing this
+
+    @classmethod
+    def of(cls, scope: Scope) -> View:
+        """``?page=N&per_page=N&host=H&q=TEXT``; values out of range fall back."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+        def number(key: str, default: int, top: int) -> int:
+            try:
+                value = int(query.get(key, [""])[-1])
+            except ValueError:
+                return default
+            return value if 1 <= value <= top else default
+
+        return cls(
+            page=number("page", 1, 10**9),
+            per_page=number("per_page", PER_PAGE, MAX_PER_PAGE),
+            host=query.get("host", [None])[-1],
+            search=query.get("q", [""])[-1][:200],
+        )
+
+
+def snapshot(middleware: StatusSource, host: str | None, view: View = View()) -> dict[str, Any]:
     """The status document as seen from ``host`` (``None``: the main host, which sees all).
 
     The main host sees every host's namespaces by full name; another host sees
-    only its own, by the short names its clients use.
+    only its own, by the short names its clients use. Only one page of
+    namespaces is described (``view``); the totals count them all. The cost is
+    a sort of the names in view plus the rows of one page.
     """
     sio = middleware.sio
+    registry = middleware.registry
     now, clock = time.time(), time.monotonic()
-    rows = []
-    registry = middleware.registry.namespaces
-    for nsp in registry.values():
+    rooms = sio.manager.rooms
+    namespaces = registry.namespaces
+    # (sort key, full name, object or None for a static one) of everything in view.
+    entries: list[tuple[tuple[bool, str, str], str, DynamicNamespace | None]] = []
+    for full, nsp in namespaces.items():
         if host is None or nsp.host == host:
-            rows.append(_namespace(middleware, nsp, host, now, clock))
+            name = full if host is None else nsp.name
+            entries.append(((nsp.host is not None, nsp.host or "", name), full, nsp))
     # Static namespaces that clients reached without the middleware creating
     # an object for them (handlers registered on the server directly).
-    for full in list(sio.manager.rooms):
-        if full in registry or not isinstance(full, str):
+    for full in list(rooms):
+        if full in namespaces or not isinstance(full, str):
             continue
         name, nsp_host = split_fullname(full)
         if host is None or nsp_host == host:
-            rows.append(_static_namespace(middleware, full, name, nsp_host, host))
-    rows.sort(key=lambda row: (row["host"] is not None, row["host"] or "", row["name"]))
-    per_host = middleware.registry.max_namespaces_per_host
-    hosts = sorted(
-        {nsp.host for nsp in registry.values() if host is None or nsp.host == host},
-        key=lambda name: (name is not None, name or ""),
-    )
+            shown = full if host is None else name
+            entries.append(((nsp_host is not None, nsp_host or "", shown), full, None))
+    sockets = sum(len(rooms.get(full, {}).get(None, ())) for _, full, _ in entries)
+    total = len(entries)
+    if view.host is not None:
+        wanted = view.host or None  # "" is the main host
+        entries = [entry for entry in entries if (entry[0][1] or None) == wanted]
+    if view.search:
+        entries = [entry for entry in entries if view.search in entry[0][2]]
+    matching = len(entries)
+    pages = max(1, -(-matching // view.per_page))
+    number = min(view.page, pages)
+    start = (number - 1) * view.per_page
+    shown_entries = sorted(entries, key=lambda entry: entry[0])[start : start + view.per_page]
+    rows = []
+    for (_, nsp_host, name), full, namespace in shown_entries:
+        if namespace is None:
+            rows.append(_static_namespace(middleware, full, name, nsp_host or None, host))
+        else:
+            rows.append(_namespace(middleware, namespace, host, now, clock))
+    per_host = registry.max_namespaces_per_host
+    hosts = sorted({row["host"] for row in rows}, key=lambda name: (name is not None, name or ""))
     return {
         "version": SCHEMA_VERSION,
         "host": host,
         "generated_at": round(now, 3),
         "totals": {
             "engineio_sessions": _sessions(middleware, host),
-            "namespaces": len(rows),
-            "sockets": sum(row["socket_count"] for row in rows),
-            "created": middleware.registry.created,
-            "retired": middleware.registry.retired,
+            "namespaces": total,
+            "sockets": sockets,
+            "created": registry.created,
+            "retired": registry.retired,
             "uptime": round(now - middleware.started_at, 3),
-            "refused": dict(middleware.registry.refused),
+            "refused": dict(registry.refused),
         },
         "limits": {
-            "max_name_length": middleware.registry.max_name_length,
-            "max_namespaces_per_session": middleware.registry.max_namespaces_per_session,
+            "max_name_length": registry.max_name_length,
+            "max_namespaces_per_session": registry.max_namespaces_per_session,
             "max_namespaces_per_host": per_host,
-            "max_namespaces": middleware.registry.max_namespaces,
+            "max_namespaces": registry.max_namespaces,
         },
         "hosts": [
-            {"host": name, "namespaces": middleware.registry.host_count(name), "limit": per_host}
+            {"host": name, "namespaces": registry.host_count(name), "limit": per_host}
             for name in hosts
         ],
+        "page": {
+            "number": number,
+            "per_page": view.per_page,
+            "pages": pages,
+            "namespaces": matching,
+            "host": view.host,
+            "q": view.search,
+        },
         "namespaces": rows,
     }
 

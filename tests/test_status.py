@@ -260,7 +260,7 @@ async def test_html_or_json(path: str, accept: str | None, kind: str) -> None:
         assert response.text.startswith("<!DOCTYPE html>")
         assert "default-src 'none'" in response.headers["content-security-policy"]
     else:
-        assert response.json()["version"] == 1
+        assert response.json()["version"] == 2
 
 
 @pytest.mark.parametrize("host", ["bad,host", "a/b", "-x.test", "a..test"])
@@ -508,3 +508,45 @@ async def test_the_status_page_leaves_socketio_traffic_alone() -> None:
         )
         assert all(page.status_code == 200 for page in pages[:-1])
         assert pages[-1] is True
+
+
+async def test_pages_and_filters_keep_the_page_small() -> None:
+    """However many namespaces are live, a request describes one page of them
+    (``?page``, ``?per_page``, ``?host``, ``?q``); the totals count them all."""
+    app = make_app()
+    async with serve(app) as url:
+        for index in range(230):
+            await app.of(f"/room{index:03d}", "alpha.test")
+        for index in range(20):
+            await app.of(f"/lobby{index}", "beta.test")
+        first = (await fetch(url)).json()
+        assert first["version"] == 2
+        assert first["totals"]["namespaces"] == 250
+        assert len(first["namespaces"]) == 100
+        assert first["page"] == {
+            "number": 1,
+            "per_page": 100,
+            "pages": 3,
+            "namespaces": 250,
+            "host": None,
+            "q": "",
+        }
+        last = (await fetch(url, path="/socket.io/status.json?page=3")).json()
+        assert len(last["namespaces"]) == 50
+        assert [row["name"] for row in last["namespaces"]][-1] == "//beta.test/lobby9"
+        beta = (await fetch(url, path="/socket.io/status.json?host=beta.test&per_page=5")).json()
+        assert beta["page"]["namespaces"] == 20 and len(beta["namespaces"]) == 5
+        assert {row["host"] for row in beta["namespaces"]} == {"beta.test"}
+        found = (await fetch(url, path="/socket.io/status.json?q=room22")).json()
+        assert [row["name"] for row in found["namespaces"]] == [
+            f"//alpha.test/room22{digit}" for digit in range(10)
+        ]
+        # A tenant pages through its own namespaces, by short name.
+        tenant = (await fetch(url, "alpha.test", "/socket.io/status.json?per_page=1000")).json()
+        assert tenant["totals"]["namespaces"] == 230 and len(tenant["namespaces"]) == 230
+        assert tenant["namespaces"][0]["name"] == "/room000"
+        # Out-of-range values fall back; the HTML page links to the next page.
+        odd = (await fetch(url, path="/socket.io/status.json?page=x&per_page=100000")).json()
+        assert odd["page"]["number"] == 1 and odd["page"]["per_page"] == 100
+        html = (await fetch(url, path="/socket.io/status?page=2")).text
+        assert "page 2 of 3" in html and 'href="?per_page=100&amp;page=3"' in html
