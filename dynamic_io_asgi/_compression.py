@@ -2,8 +2,8 @@
 
 python-engineio would compress a polling response before the middleware could
 rewrite it, so the middleware turns the server's ``http_compression`` off and
-compresses after the rewrite, with the server's own settings (README, "Other
-middleware").
+compresses after the rewrite, with the server's own settings
+(docs/deployment/middleware.md).
 """
 
 from __future__ import annotations

@@ -191,8 +191,8 @@ class DynamicIO:
         #: The status page (served while ``public_status`` says so).
         self.status_page = StatusPage(self, templates)
         # python-engineio would compress polling responses before they could be
-        # rewritten: the middleware takes compression over (README, "Other
-        # middleware") and compresses after the rewrite, with the server's
+        # rewritten: the middleware takes compression over (docs/deployment/
+        # middleware.md) and compresses after the rewrite, with the server's
         # settings. Last, so that a bad option leaves the server as it was.
         self._compression = take_compression(sio.eio)
         #: The most bytes a client may send in one polling body or websocket

@@ -284,7 +284,7 @@ class NamespaceRegistry:
         nsp = self._namespaces.get(full)
         if nsp is None or nsp._retiring is not None:
             if full not in self._namespaces and self._passes_through(full):
-                session.admitted[name] = time.monotonic()
+                self._count_in_session(session, name)
                 return
             if full not in self._creating:
                 self._check_namespace_limits(session.host, full)
@@ -306,7 +306,12 @@ class NamespaceRegistry:
             nsp._inflight += 1
             nsp._last_connect = time.monotonic()
             self.watch(nsp)
-        session.admitted[name] = time.monotonic()
+        self._count_in_session(session, name)
+
+    def _count_in_session(self, session: Session, name: str) -> None:
+        # Kept only under a limit, which also bounds it (see _check_session_limits).
+        if self.max_namespaces_per_session is not None:
+            session.admitted[name] = time.monotonic()
 
     def _check_session_limits(self, session: Session, name: str) -> None:
         """Refuse a CONNECT over ``max_name_length`` or ``max_namespaces_per_session``."""
