@@ -18,6 +18,7 @@ from socketio.packet import Packet
 
 from ._admin import live_server_stats
 from ._asgi import Message, Receive, Scope, Send, authorised, read_query, reject, respond
+from ._cluster import cluster_for
 from ._compression import take_compression
 from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
 from ._metrics import MetricsCollector
@@ -188,6 +189,8 @@ class DynamicIO:
                 raise ValueError(f"templates: {os.fspath(templates)!r} is not an existing folder")
         self.templates = templates
         self.started_at = time.time()
+        #: The cluster view of the status page, with python-socketio's Redis manager.
+        self.cluster = cluster_for(self)
         #: The status page (served while ``public_status`` says so).
         self.status_page = StatusPage(self, templates)
         # python-engineio would compress polling responses before they could be
@@ -243,6 +246,8 @@ class DynamicIO:
         """Stop the retirement task and any setup still running (lifespan shutdown
         does this for you)."""
         await self.registry.aclose()
+        if self.cluster is not None:
+            await self.cluster.aclose()
 
     def on_create(self, callback: Hook) -> Hook:
         """Call ``callback(nsp)`` (sync or async; a decorator) for every namespace created,
@@ -429,6 +434,8 @@ class DynamicIO:
         if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
             sio.manager_initialized = True
             sio.manager.initialize()
+        if self.cluster is not None:
+            self.cluster.start()
 
     async def _open_session(
         self, scope: Scope, receive: Receive, send: Send

@@ -8,6 +8,7 @@ view is per process: nothing is aggregated across a pub/sub cluster.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -39,6 +40,7 @@ class StatusSource(Protocol):
     registry: NamespaceRegistry
     started_at: float
     public_status: bool | Callable[[Scope], bool | Awaitable[bool]]
+    cluster: Any  #: a ``_cluster.Cluster``, or ``None`` without a Redis manager
 
     def resolve_host(self, scope: Scope) -> str | None:
         """The normalised host of a request (``None``: the main host); raises BadHost."""
@@ -48,6 +50,10 @@ class StatusSource(Protocol):
 SCHEMA_VERSION = 2
 TEMPLATE = "status.html"
 MAX_REFRESH = 3600
+#: How long a status request waits for the other processes' summaries.
+CLUSTER_TIMEOUT = 1.0
+#: Marks a namespace that only other processes have.
+REMOTE: Any = object()
 #: Namespaces described on one page of the status page (``?per_page=``, at most
 #: ``MAX_PER_PAGE``): its cost stays that of one page, however many are live.
 PER_PAGE = 100
@@ -99,7 +105,22 @@ async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
     except BadHost as exc:
         await respond(send, 400, f"Bad host: {exc}".encode(), head=head)
         return
-    status = snapshot(middleware, host, View.of(scope))
+    view = View.of(scope)
+    servers, cluster_error = None, None
+    cluster = middleware.cluster
+    if cluster is not None and view.scope != "local":
+        try:
+            servers = await asyncio.wait_for(cluster.servers(), CLUSTER_TIMEOUT)
+        except Exception as exc:  # Redis down or slow: this process's view
+            cluster_error = f"{type(exc).__name__}: {exc}"[:200]
+            logger.warning("status page: no cluster view (%s)", cluster_error)
+    status = snapshot(middleware, host, view, servers)
+    if cluster is not None:
+        status["cluster"] = {
+            "scope": "local" if servers is None else "cluster",
+            "server_id": cluster.server_id,
+            "error": cluster_error,
+        }
     fixed = scope["path"].endswith(".json")  # else the Accept header decides
     vary = [] if fixed else [(b"vary", b"accept")]
     if fixed or _wants_json(scope):
@@ -120,6 +141,7 @@ class View:
     per_page: int = PER_PAGE
     host: str | None = None  #: only this host's (``""``: the main host's)
     search: str = ""  #: only names containing this
+    scope: str = "cluster"  #: ``"local"``: this process only
 
     @classmethod
     def of(cls, scope: Scope) -> View:
@@ -138,10 +160,16 @@ class View:
             per_page=number("per_page", PER_PAGE, MAX_PER_PAGE),
             host=query.get("host", [None])[-1],
             search=query.get("q", [""])[-1][:200],
+            scope="local" if query.get("scope", [""])[-1] == "local" else "cluster",
         )
 
 
-def snapshot(middleware: StatusSource, host: str | None, view: View = View()) -> dict[str, Any]:
+def snapshot(
+    middleware: StatusSource,
+    host: str | None,
+    view: View = View(),
+    servers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The status document as seen from ``host`` (``None``: the main host, which sees all).
 
     The main host sees every host's namespaces by full name; another host sees
@@ -155,7 +183,7 @@ def snapshot(middleware: StatusSource, host: str | None, view: View = View()) ->
     rooms = sio.manager.rooms
     namespaces = registry.namespaces
     # (sort key, full name, object or None for a static one) of everything in view.
-    entries: list[tuple[tuple[bool, str, str], str, DynamicNamespace | None]] = []
+    entries: list[tuple[tuple[bool, str, str], str, Any]] = []
     for full, nsp in namespaces.items():
         if host is None or nsp.host == host:
             name = full if host is None else nsp.name
@@ -170,6 +198,21 @@ def snapshot(middleware: StatusSource, host: str | None, view: View = View()) ->
             shown = full if host is None else name
             entries.append(((nsp_host is not None, nsp_host or "", shown), full, None))
     sockets = sum(len(rooms.get(full, {}).get(None, ())) for _, full, _ in entries)
+    # The cluster view: per namespace, each server's socket count; and the
+    # namespaces that only other processes have, as rows of their own.
+    on_servers: dict[str, dict[str, int]] = {}
+    for server in servers or ():
+        for full, count in server["namespaces"].items():
+            on_servers.setdefault(full, {})[server["id"]] = count
+    if servers is not None:
+        local = {full for _, full, _ in entries}
+        for full in on_servers:
+            if full in local:
+                continue
+            name, nsp_host = split_fullname(full)
+            if host is None or nsp_host == host:
+                shown = full if host is None else name
+                entries.append(((nsp_host is not None, nsp_host or "", shown), full, REMOTE))
     total = len(entries)
     if view.host is not None:
         wanted = view.host or None  # "" is the main host
@@ -183,10 +226,15 @@ def snapshot(middleware: StatusSource, host: str | None, view: View = View()) ->
     shown_entries = sorted(entries, key=lambda entry: entry[0])[start : start + view.per_page]
     rows = []
     for (_, nsp_host, name), full, namespace in shown_entries:
-        if namespace is None:
-            rows.append(_static_namespace(middleware, full, name, nsp_host or None, host))
+        if namespace is REMOTE:
+            row = _remote_namespace(full, name, nsp_host or None, on_servers[full])
+        elif namespace is None:
+            row = _static_namespace(middleware, full, name, nsp_host or None, host)
         else:
-            rows.append(_namespace(middleware, namespace, host, now, clock))
+            row = _namespace(middleware, namespace, host, now, clock)
+        if servers is not None:
+            row["servers"] = on_servers.get(full, {})
+        rows.append(row)
     per_host = registry.max_namespaces_per_host
     hosts = sorted({row["host"] for row in rows}, key=lambda name: (name is not None, name or ""))
     return {
@@ -221,6 +269,34 @@ def snapshot(middleware: StatusSource, host: str | None, view: View = View()) ->
             "q": view.search,
         },
         "namespaces": rows,
+        **(
+            {}
+            if servers is None
+            else {
+                "servers": [
+                    {key: value for key, value in server.items() if key != "namespaces"}
+                    | {"namespaces": len(server["namespaces"])}
+                    for server in servers
+                ]
+            }
+        ),
+    }
+
+
+def _remote_namespace(
+    full: str, name: str, host: str | None, counts: dict[str, int]
+) -> dict[str, Any]:
+    """A namespace only other processes have: what their summaries say of it."""
+    return {
+        "name": name,
+        "host": host,
+        "pattern": None,
+        "static": False,
+        "age": None,
+        "retirement": None,
+        "retires_in": None,
+        "socket_count": sum(counts.values()),
+        "sockets": [],
     }
 
 

@@ -1,0 +1,89 @@
+"""The status page's cluster view over Redis: two processes of
+``examples/multiprocess/app.py`` with ``AsyncRedisManager``, a real redis-server,
+real clients. Each process publishes a summary of itself; either one's
+``status.json`` lists both servers and which namespace lives where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _redis import TIMEOUT, AppProcess, RedisServer, start_cluster
+from conftest import client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    (tmp_path / "redis").mkdir()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def processes(redis_server: RedisServer, tmp_path: Path) -> Iterator[list[AppProcess]]:
+    started = start_cluster(
+        tmp_path, redis_server.url, 2, DYNAMIC_IO_STATUS="1", REDIS_CHANNEL="cluster-status"
+    )
+    yield started
+    for process in started:
+        process.stop()
+
+
+async def status(process: AppProcess, host: str = "main.test", query: str = "") -> Any:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.get(
+            f"{process.url}/socket.io/status.json{query}", headers={"Host": host}
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_every_process_sees_the_cluster(
+    processes: list[AppProcess], redis_server: RedisServer
+) -> None:
+    first, second = processes
+    async with client(second.url, "alpha.test", namespaces=["/room"]):
+        seen: dict[str, Any] = {}
+
+        async def both_servers_and_the_room() -> bool:
+            seen.update(await status(first))
+            names = {row["name"]: row for row in seen["namespaces"]}
+            return len(seen.get("servers", [])) == 2 and "//alpha.test/room" in names
+
+        await eventually_async(both_servers_and_the_room, "p1 to see p2's namespace")
+        assert seen["cluster"]["scope"] == "cluster" and seen["cluster"]["error"] is None
+        ours = seen["cluster"]["server_id"]
+        (theirs,) = [server["id"] for server in seen["servers"] if server["id"] != ours]
+        room = next(row for row in seen["namespaces"] if row["name"] == "//alpha.test/room")
+        assert room["servers"] == {theirs: 1} and room["socket_count"] == 1
+        for server in seen["servers"]:
+            assert server["healthy"] and server["pid"] > 0 and "namespaces" in server
+        # This process alone does not have it.
+        local = await status(first, query="?scope=local")
+        assert local["cluster"]["scope"] == "local"
+        assert "//alpha.test/room" not in {row["name"] for row in local["namespaces"]}
+        assert "servers" not in local
+        # A tenant sees its own, across the cluster, by short name; another tenant nothing.
+        tenant = await status(first, host="alpha.test")
+        assert "/room" in {row["name"] for row in tenant["namespaces"]}
+        other = await status(first, host="beta.test")
+        assert other["namespaces"] == []
+        # Redis down: the local view, the error said.
+        redis_server.stop()
+        degraded = await status(first)
+        assert degraded["cluster"]["scope"] == "local" and degraded["cluster"]["error"]
+        assert "servers" not in degraded
+
+
+async def eventually_async(check: Any, what: str) -> None:
+    """Call the async ``check`` until it holds, for at most TIMEOUT seconds."""
+    import asyncio
+
+    async with asyncio.timeout(TIMEOUT):
+        while not await check():
+            await asyncio.sleep(0.1)  # the summaries are published every 2 s
