@@ -87,3 +87,16 @@ async def eventually_async(check: Any, what: str) -> None:
     async with asyncio.timeout(TIMEOUT):
         while not await check():
             await asyncio.sleep(0.1)  # the summaries are published every 2 s
+
+
+async def test_the_html_page_lists_the_servers(processes: list[AppProcess]) -> None:
+    first, _ = processes
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+
+        async def two_servers() -> bool:
+            response = await http.get(
+                f"{first.url}/socket.io/status", headers={"Host": "main.test"}
+            )
+            return response.text.count("healthy</td>") == 2
+
+        await eventually_async(two_servers, "the HTML page to list both servers")
