@@ -27,16 +27,28 @@ def ws_receive(session: Session, receive: Receive) -> Receive:
     starts, server_prefix = session.inbound_fast
     limit = session.max_payload or sys.maxsize
 
+    closed = False  # the client sent CLOSE: the connection ends after it
+
     async def wrapped() -> Message:
+        nonlocal closed
+        if closed:
+            # python-engineio ends the session on a CLOSE but keeps reading the
+            # websocket; the reference server closes it, and so does this.
+            return _CLIENT_CLOSED
         message = await receive()
         text = message.get("text")
         if text is not None and text.startswith(starts) and text[3:4] != "/" and len(text) <= limit:
             if server_prefix:
                 message["text"] = text.replace("/", server_prefix, 1)
             return message
-        return await _ws_received(session, receive, message)
+        message = await _ws_received(session, receive, message)
+        closed = message.get("text") == "1"
+        return message
 
     return wrapped
+
+
+_CLIENT_CLOSED: Message = {"type": "websocket.disconnect", "code": 1000}
 
 
 async def _ws_received(session: Session, receive: Receive, message: Message) -> Message:

@@ -165,9 +165,11 @@ PYTHON_SOCKETIO_DEVIATIONS: dict[str, Deviation] = {
 
 #: The deviations of python-socketio that the middleware does not share: through it (the
 #: variants ``b-main-host`` and ``c-no-main-host``) these cases give the reference outcome.
-#: The middleware answers a polling GET pending at CLOSE itself, and refuses a CONNECT to
-#: an unknown namespace with the reference's error.
-MIDDLEWARE_MATCHES_REFERENCE = frozenset({"test_close_polling", "test_connect_unknown_namespace"})
+#: The middleware answers a polling GET pending at CLOSE itself, closes a websocket whose
+#: client sent CLOSE, and refuses a CONNECT to an unknown namespace with the reference's error.
+MIDDLEWARE_MATCHES_REFERENCE = frozenset(
+    {"test_close_polling", "test_close_websocket", "test_connect_unknown_namespace"}
+)
 
 Packet = str | bytes  # one Engine.IO packet: text as sent ("40"), binary as its bytes
 Emit = Callable[[str, Any, str], Awaitable[None]]
