@@ -26,6 +26,9 @@ logger = logging.getLogger("dynamic_io_asgi")
 
 INTERVAL = 2.0
 HOSTNAME = socket.gethostname()
+#: A process with more namespaces than this publishes their number, not their names:
+#: the summary stays small at scale (its page still lists them with ``?scope=local``).
+MAX_PUBLISHED = 1000
 
 
 class Cluster:
@@ -85,7 +88,9 @@ class Cluster:
             "uptime": round(time.time() - self.source.started_at, 3),
             "engineio_sessions": len(sio.eio.sockets),
             "sockets": sum(counts.values()),
-            "namespaces": counts,
+            "namespace_count": len(counts),
+            # Their names only while they are few (see MAX_PUBLISHED).
+            "namespaces": counts if len(counts) <= MAX_PUBLISHED else {},
             "last_seen": round(time.time(), 3),
         }
 

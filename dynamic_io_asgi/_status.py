@@ -120,6 +120,15 @@ async def _serve(page: StatusPage, scope: Scope, send: Send) -> None:
             "scope": "local" if servers is None else "cluster",
             "server_id": cluster.server_id,
             "error": cluster_error,
+            "totals": None
+            if servers is None
+            else {
+                "servers": len(servers),
+                "healthy": sum(server["healthy"] for server in servers),
+                "engineio_sessions": sum(server["engineio_sessions"] for server in servers),
+                "sockets": sum(server["sockets"] for server in servers),
+                "namespaces": sum(server["namespace_count"] for server in servers),
+            },
         }
     fixed = scope["path"].endswith(".json")  # else the Accept header decides
     vary = [] if fixed else [(b"vary", b"accept")]
@@ -274,8 +283,16 @@ def snapshot(
             if servers is None
             else {
                 "servers": [
-                    {key: value for key, value in server.items() if key != "namespaces"}
-                    | {"namespaces": len(server["namespaces"])}
+                    {
+                        key: value
+                        for key, value in server.items()
+                        if key not in ("namespaces", "namespace_count")
+                    }
+                    | {
+                        "namespaces": server.get("namespace_count", len(server["namespaces"])),
+                        "namespace_details": len(server["namespaces"])
+                        == server.get("namespace_count", len(server["namespaces"])),
+                    }
                     for server in servers
                 ]
             }

@@ -100,3 +100,23 @@ async def test_the_html_page_lists_the_servers(processes: list[AppProcess]) -> N
             return response.text.count("healthy</td>") == 2
 
         await eventually_async(two_servers, "the HTML page to list both servers")
+
+
+async def test_a_large_process_publishes_counts_not_names() -> None:
+    import socketio
+
+    from dynamic_io_asgi import DynamicIO
+    from dynamic_io_asgi._cluster import MAX_PUBLISHED
+
+    manager = socketio.AsyncRedisManager("redis://127.0.0.1:1")  # never connected here
+    sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+    app = DynamicIO(socketio.ASGIApp(sio))
+    app.setup_namespace("*", lambda nsp, match: None)
+    assert app.cluster is not None
+    for index in range(MAX_PUBLISHED):
+        await app.of(f"/n{index}")
+    assert len(app.cluster.summary()["namespaces"]) == MAX_PUBLISHED
+    await app.of("/one-more")
+    summary = app.cluster.summary()
+    assert summary["namespace_count"] == MAX_PUBLISHED + 1 and summary["namespaces"] == {}
+    await app.aclose()
