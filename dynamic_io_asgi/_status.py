@@ -186,53 +186,18 @@ def snapshot(
     namespaces is described (``view``); the totals count them all. The cost is
     a sort of the names in view plus the rows of one page.
     """
-    sio = middleware.sio
     registry = middleware.registry
     now, clock = time.time(), time.monotonic()
-    rooms = sio.manager.rooms
-    namespaces = registry.namespaces
-    # (sort key, full name, object or None for a static one) of everything in view.
-    entries: list[tuple[tuple[bool, str, str], str, Any]] = []
-    for full, nsp in namespaces.items():
-        if host is None or nsp.host == host:
-            name = full if host is None else nsp.name
-            entries.append(((nsp.host is not None, nsp.host or "", name), full, nsp))
-    # Static namespaces that clients reached without the middleware creating
-    # an object for them (handlers registered on the server directly).
-    for full in list(rooms):
-        if full in namespaces or not isinstance(full, str):
-            continue
-        name, nsp_host = split_fullname(full)
-        if host is None or nsp_host == host:
-            shown = full if host is None else name
-            entries.append(((nsp_host is not None, nsp_host or "", shown), full, None))
-    sockets = sum(len(rooms.get(full, {}).get(None, ())) for _, full, _ in entries)
-    # The cluster view: per namespace, each server's socket count; and the
-    # namespaces that only other processes have, as rows of their own.
+    rooms = middleware.sio.manager.rooms
+    # The cluster view: per namespace, each server's socket count.
     on_servers: dict[str, dict[str, int]] = {}
     for server in servers or ():
         for full, count in server["namespaces"].items():
             on_servers.setdefault(full, {})[server["id"]] = count
-    if servers is not None:
-        local = {full for _, full, _ in entries}
-        for full in on_servers:
-            if full in local:
-                continue
-            name, nsp_host = split_fullname(full)
-            if host is None or nsp_host == host:
-                shown = full if host is None else name
-                entries.append(((nsp_host is not None, nsp_host or "", shown), full, REMOTE))
+    entries = _entries(middleware, host, None if servers is None else on_servers)
+    sockets = sum(len(rooms.get(full, {}).get(None, ())) for _, full, _ in entries)
     total = len(entries)
-    if view.host is not None:
-        wanted = view.host or None  # "" is the main host
-        entries = [entry for entry in entries if (entry[0][1] or None) == wanted]
-    if view.search:
-        entries = [entry for entry in entries if view.search in entry[0][2]]
-    matching = len(entries)
-    pages = max(1, -(-matching // view.per_page))
-    number = min(view.page, pages)
-    start = (number - 1) * view.per_page
-    shown_entries = sorted(entries, key=lambda entry: entry[0])[start : start + view.per_page]
+    shown_entries, matching, number, pages = _page(entries, view)
     rows = []
     for (_, nsp_host, name), full, namespace in shown_entries:
         if namespace is REMOTE:
@@ -298,6 +263,52 @@ def snapshot(
             }
         ),
     }
+
+
+#: A namespace in view: ``((not the main host, host, name shown), full name, what)``, where
+#: ``what`` is its ``DynamicNamespace``, ``None`` for a static one, or ``REMOTE``.
+Entry = tuple[tuple[bool, str, str], str, Any]
+
+
+def _entries(
+    middleware: StatusSource, host: str | None, on_servers: dict[str, dict[str, int]] | None
+) -> list[Entry]:
+    """Every namespace in the view of ``host``, unsorted: the namespace objects, the
+    static namespaces that clients reached (handlers registered on the server
+    directly), and with ``on_servers`` those that only other processes have."""
+    namespaces = middleware.registry.namespaces
+    entries: list[Entry] = []
+    for full, nsp in namespaces.items():
+        if host is None or nsp.host == host:
+            name = full if host is None else nsp.name
+            entries.append(((nsp.host is not None, nsp.host or "", name), full, nsp))
+    seen = set(namespaces)
+    others: list[tuple[str, Any]] = [(full, None) for full in list(middleware.sio.manager.rooms)]
+    others += [(full, REMOTE) for full in on_servers or ()]
+    for full, what in others:
+        if full in seen or not isinstance(full, str):
+            continue
+        seen.add(full)
+        name, nsp_host = split_fullname(full)
+        if host is None or nsp_host == host:
+            shown = full if host is None else name
+            entries.append(((nsp_host is not None, nsp_host or "", shown), full, what))
+    return entries
+
+
+def _page(entries: list[Entry], view: View) -> tuple[list[Entry], int, int, int]:
+    """The entries of the page ``view`` asks for, sorted, after its filters; and how many
+    matched, the page's number and the number of pages."""
+    if view.host is not None:
+        wanted = view.host or None  # "" is the main host
+        entries = [entry for entry in entries if (entry[0][1] or None) == wanted]
+    if view.search:
+        entries = [entry for entry in entries if view.search in entry[0][2]]
+    pages = max(1, -(-len(entries) // view.per_page))
+    number = min(view.page, pages)
+    start = (number - 1) * view.per_page
+    page = sorted(entries, key=lambda entry: entry[0])[start : start + view.per_page]
+    return page, len(entries), number, pages
 
 
 def _remote_namespace(
