@@ -286,8 +286,6 @@ class NamespaceRegistry:
             if full not in self._namespaces and self._passes_through(full):
                 self._count_in_session(session, name)
                 return
-            if full not in self._creating:
-                self._check_namespace_limits(session.host, full)
             # Until this CONNECT counts as in flight, it keeps the name occupied:
             # the new namespace must not retire before this task resumes.
             self._admitting[full] = self._admitting.get(full, 0) + 1
@@ -363,10 +361,26 @@ class NamespaceRegistry:
             await asyncio.shield(nsp._retiring)
         creating = self._creating.get(full)
         if creating is None:
+            counted = not self._passes_through(full)  # static ones are not counted
+            if counted:
+                if auto:  # a client's CONNECT, not server code's of()
+                    # Checked and counted with no await in between: concurrent first
+                    # CONNECTs to different names can't all slip under a limit.
+                    self._check_namespace_limits(host, full)
+                self._count(host, 1)
             creating = asyncio.ensure_future(self._create(name, host, full, auto=auto))
             self._creating[full] = creating
-            creating.add_done_callback(lambda _: self._creating.pop(full, None))
+            creating.add_done_callback(lambda done: self._created(full, host, counted, done))
         return await asyncio.shield(creating)
+
+    def _created(
+        self, full: str, host: str | None, counted: bool, done: asyncio.Future[DynamicNamespace]
+    ) -> None:
+        """A creation ended: forget it, and give its place back unless it made a
+        (non-static) namespace object."""
+        self._creating.pop(full, None)
+        if counted and (done.cancelled() or done.exception() is not None or done.result().static):
+            self._count(host, -1)
 
     async def _create(
         self, name: str, host: str | None, full: str, *, auto: bool
@@ -383,19 +397,14 @@ class NamespaceRegistry:
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
-        self._count(host, 1)
-        try:
-            if callback is not None:
-                nsp._setting_up = True
-                try:
-                    await self._run_setup(nsp, callback, match)
-                finally:
-                    nsp._setting_up = False
-            if nsp._closed:  # setup called close(): the namespace never comes to be
-                raise NamespaceRejected(full, INVALID_NAMESPACE)
-        except BaseException:
-            self._count(host, -1)
-            raise
+        if callback is not None:
+            nsp._setting_up = True
+            try:
+                await self._run_setup(nsp, callback, match)
+            finally:
+                nsp._setting_up = False
+        if nsp._closed:  # setup called close(): the namespace never comes to be
+            raise NamespaceRejected(full, INVALID_NAMESPACE)
         nsp._install()
         self._namespaces[full] = nsp
         self.created += 1

@@ -908,3 +908,27 @@ def test_limit_options_are_checked(option: str) -> None:
     with pytest.raises(TypeError, match=option):
         DynamicIO(sio, **{option: "10"})
     assert getattr(DynamicIO(sio, **{option: None}), option) is None
+
+
+async def test_concurrent_first_connects_cannot_slip_past_the_host_limit() -> None:
+    """First CONNECTs to new names from many connections at once, each waiting for a
+    slow setup: the limit is checked and counted together, so no more namespaces
+    than it are ever set up."""
+    async with attacked(max_namespaces_per_host=5) as (server, url):
+        release = asyncio.Event()
+        started: list[str] = []
+
+        @server.app.setup_namespace(re.compile(r"\A//[^/]+/slow"))
+        async def slow(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+            started.append(nsp.name)
+            await release.wait()
+
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await stack.enter_async_context(raw_ws(url)) for _ in range(8)]
+            await asyncio.gather(*(ws.send(f"40/slow{i},") for i, ws in enumerate(sockets)))
+            await until(lambda: server.app.refused["limit"] == 3)
+            assert server.app.registry.host_count(HOST) == 5 and len(started) == 5
+            release.set()
+            answers = [await ws.expect("4") for ws in sockets]
+            refused = [a for a in answers if "Too many namespaces" in str(a)]
+            assert len(refused) == 3
