@@ -71,10 +71,8 @@ async def test_short_soak_with_a_hostile_host() -> None:
     # POSTs of 16 CONNECTs never reach the per-session limit: refused by the per-host one.
     assert answers["new names, polling"].get("Too many namespaces", 0) > 0, hostile
     assert answers["new names, websocket"].get("Too many namespaces", 0) > 0, hostile
-    assert set(answers["/raises (connect handler raises)"]) <= {
-        "Connection rejected by server",
-        "unanswered",
-    }, hostile
+    raises = answers["/raises (connect handler raises)"]  # (or refused by the host's limit)
+    assert raises.get("Connection rejected by server", 0) > 0 and "accepted" not in raises, hostile
     # Bounded by the limit, plus one per hostile session: the middleware checks the
     # limit before it counts the namespace being created, so CONNECTs of several
     # sessions in the same turn of the event loop can all pass the check.
