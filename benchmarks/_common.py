@@ -14,11 +14,14 @@ import asyncio
 import contextlib
 import cProfile
 import os
+import shutil
 import signal
 import socket
 import statistics
+import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+import tempfile
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,6 +186,111 @@ def main(
         serve(make_app(args.serve), args.profile_server)
         return
     run(bench(args))
+
+
+# -- Redis and the optional features of a server -------------------------------------
+
+
+@contextlib.contextmanager
+def redis_server(url: str | None) -> Iterator[str]:
+    """The given Redis, or a throw-away redis-server on a free port of 127.0.0.1."""
+    if url:
+        yield url
+        return
+    if shutil.which("redis-server") is None:
+        raise SystemExit("redis-server not found: install it or pass --redis-url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", folder],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+#: Environment variables that carry ``--metrics`` and ``--cluster`` to the servers (and to
+#: the workload processes of ``instructions.py``), which build their app from them.
+METRICS_ENV = "BENCH_METRICS"
+CLUSTER_ENV = "BENCH_CLUSTER_REDIS_URL"
+
+
+def add_feature_options(options: argparse.ArgumentParser) -> None:
+    """``--metrics`` and ``--cluster`` (with ``--redis-url``): features of the servers."""
+    options.add_argument(
+        "--metrics",
+        action="store_true",
+        help="the wrapped server serves Prometheus metrics (DynamicIO(..., metrics=True))",
+    )
+    options.add_argument(
+        "--cluster",
+        action="store_true",
+        help="both servers use socketio.AsyncRedisManager on a throw-away redis-server"
+        " (or --redis-url), so the wrapped one runs the cluster-status publisher",
+    )
+    options.add_argument("--redis-url", help="with --cluster: this Redis, not a throw-away one")
+
+
+@contextlib.contextmanager
+def features(args: argparse.Namespace) -> Iterator[str]:
+    """Set the environment that turns ``args.metrics`` and ``args.cluster`` on in the
+    servers started meanwhile; yield a line that says which are on."""
+    saved = {name: os.environ.get(name) for name in (METRICS_ENV, CLUSTER_ENV)}
+    try:
+        with contextlib.ExitStack() as stack:
+            os.environ.pop(METRICS_ENV, None)
+            os.environ.pop(CLUSTER_ENV, None)
+            said = []
+            if args.metrics:
+                os.environ[METRICS_ENV] = "1"
+                said.append("metrics=True (wrapped)")
+            if args.cluster:
+                url = stack.enter_context(redis_server(args.redis_url))
+                os.environ[CLUSTER_ENV] = url
+                said.append(f"AsyncRedisManager at {url} (both; cluster status in wrapped)")
+            yield "features: " + (", ".join(said) or "none (the default)")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def feature_options(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``AsyncServer`` and ``DynamicIO`` keyword arguments that this process's
+    environment asks for (see :func:`features`). Each server process gets a Redis
+    channel of its own, so servers never read each other's messages."""
+    server: dict[str, Any] = {}
+    url = os.environ.get(CLUSTER_ENV)
+    if url:
+        import socketio
+
+        channel = f"bench-{variant}-{os.getpid()}"
+        server["client_manager"] = socketio.AsyncRedisManager(url, channel=channel)
+    middleware = {"metrics": True} if os.environ.get(METRICS_ENV) == "1" else {}
+    return server, middleware
+
+
+async def cluster_summaries(url: str) -> list[dict[str, Any]]:
+    """The cluster-status summaries that the servers published to the Redis at ``url``."""
+    import json
+
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match="dynamicio:*:server:*")]
+        values = await client.mget(keys) if keys else []
+        return [json.loads(value) for value in values if value]
+    finally:
+        await client.aclose()
 
 
 # -- statistics -----------------------------------------------------------------------

@@ -12,7 +12,14 @@ half a minute per figure, two at a time); needs valgrind (``apt install
 valgrind``). ``callgrind_annotate`` on a kept ``--out`` file shows which C
 functions grew.
 
-Run: ``.venv/bin/python benchmarks/instructions.py [--quick] [--out DIR]``
+The app gets an ASGI lifespan startup first, as under uvicorn. ``--metrics`` turns
+``metrics=True`` on in the wrapped app; ``--cluster`` gives both a
+``socketio.AsyncRedisManager`` (a throw-away redis-server, or ``--redis-url``), so the
+wrapped one runs its cluster-status publisher (every 2 s of wall time: under valgrind a
+round trip takes some 50 times longer, so a publish lands on far fewer round trips than
+in real time); each figure then says how many summaries the two runs published.
+
+Run: ``.venv/bin/python benchmarks/instructions.py [--quick] [--out DIR] [--metrics] [--cluster]``
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ import re
 import shutil
 import subprocess
 import sys
+from typing import Any
 
-from _common import main, table
+from _common import add_feature_options, features, main, table
 from overhead import PollingSession, WebSocketSession, connect, round_trips
 from throughput import HOSTS, make_app
 
@@ -36,18 +44,60 @@ TRANSPORTS = ("websocket", "polling")
 
 
 async def workload(variant: str, transport: str, host: str, count: int) -> None:
-    """The measured process: warm up, then ``count`` round trips, then exit at once."""
+    """The measured process: start up, warm up, then ``count`` round trips, then exit at
+    once. With a cluster publisher, say on stderr how many summaries it published."""
     logging.getLogger("engineio.server").setLevel(logging.CRITICAL)
+    app: Any = make_app(variant)
+    published = [0]
+    cluster = getattr(app, "cluster", None)
+    if cluster is not None:
+        publish = cluster.publish
+
+        async def counted() -> None:
+            await publish()
+            published[0] += 1
+
+        cluster.publish = counted
+    await lifespan_startup(app)
     kind = PollingSession if transport == "polling" else WebSocketSession
-    session = kind(make_app(variant), host)  # type: ignore[arg-type]
+    session = kind(app, host)
     await connect(session)
     await round_trips(session, 300, 1)
     await round_trips(session, count, 1000)
+    if cluster is not None:
+        print(f"PUBLISHED {published[0]}", file=sys.stderr, flush=True)
     os._exit(0)  # no teardown in the count
 
 
-def instructions(args: argparse.Namespace, variant: str, transport: str, host: str, n: int) -> int:
-    out = os.path.join(args.out, f"{variant}.{transport}.{host}.{n}") if args.out else "/dev/null"
+async def lifespan_startup(app: Any) -> None:
+    """Send the app ``lifespan.startup`` and wait for its answer; the lifespan task stays."""
+    started = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if not started.is_set():
+            return {"type": "lifespan.startup"}
+        await asyncio.Event().wait()  # no shutdown: the process exits
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        assert message["type"] == "lifespan.startup.complete", message
+        started.set()
+
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    _background.append(task)
+    await asyncio.wait_for(started.wait(), 10)
+
+
+_background: list[asyncio.Task[None]] = []
+
+
+def instructions(
+    args: argparse.Namespace, variant: str, transport: str, host: str, n: int
+) -> tuple[int, int | None]:
+    """Instructions of one workload run of ``n`` round trips, and how many cluster
+    summaries it published (``None``: no publisher)."""
+    name = f"{variant}.{transport}.{host}.{n}{args.suffix}"
+    out = os.path.join(args.out, name) if args.out else "/dev/null"
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -62,20 +112,24 @@ def instructions(args: argparse.Namespace, variant: str, transport: str, host: s
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
         raise RuntimeError(f"valgrind gave no count: {done.stderr[-500:]}")
-    return int(found[1])
+    published = re.search(r"^PUBLISHED (\d+)$", done.stderr, re.MULTILINE)
+    return int(found[1]), None if published is None else int(published[1])
 
 
 async def per_round_trip(
     args: argparse.Namespace, variant: str, transport: str, host: str
-) -> float:
-    """Instructions per round trip: two runs, side by side, and their difference."""
-    short, long = await asyncio.gather(
+) -> tuple[float, str]:
+    """Instructions per round trip: two runs, side by side, and their difference; and
+    how many cluster summaries the two runs published (``""``: no publisher)."""
+    (short, short_published), (long, long_published) = await asyncio.gather(
         *(
             asyncio.to_thread(instructions, args, variant, transport, host, n)
             for n in (args.short, args.short + args.extra)
         )
     )
-    return (long - short) / args.extra
+    if short_published is None or long_published is None:
+        return (long - short) / args.extra, ""
+    return (long - short) / args.extra, f"{short_published}/{long_published}"
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -89,22 +143,33 @@ async def bench(args: argparse.Namespace) -> None:
         args.short, args.extra = 100, 200
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-    print(
-        f"# instructions: valgrind callgrind, PYTHONHASHSEED=0, ({args.short} + {args.extra})"
-        f" - {args.short} round trips after 300 of warm-up\n",
-        flush=True,
-    )
-    rows = []
-    for transport, host_kind in itertools.product(TRANSPORTS, HOSTS):
-        counts = {v: await per_round_trip(args, v, transport, HOSTS[host_kind]) for v in VARIANTS}
-        base, wrapped = counts["baseline"], counts["wrapped"]
-        rows.append(
-            [transport, host_kind, f"{base:,.0f}", f"{wrapped:,.0f}", f"{wrapped / base - 1:+.1%}"]
+    args.suffix = (".metrics" if args.metrics else "") + (".cluster" if args.cluster else "")
+    with features(args) as said:
+        print(
+            f"# instructions: valgrind callgrind, PYTHONHASHSEED=0, ({args.short} + {args.extra})"
+            f" - {args.short} round trips after 300 of warm-up\n# {said}\n",
+            flush=True,
         )
-        print(f"{transport:9} {host_kind:5}: {base:,.0f} -> {wrapped:,.0f}", flush=True)
+        rows = []
+        for transport, host_kind in itertools.product(TRANSPORTS, HOSTS):
+            counts = {
+                v: await per_round_trip(args, v, transport, HOSTS[host_kind]) for v in VARIANTS
+            }
+            (base, _), (wrapped, published) = counts["baseline"], counts["wrapped"]
+            row = [transport, host_kind, f"{base:,.0f}", f"{wrapped:,.0f}"]
+            rows.append([*row, f"{wrapped / base - 1:+.1%}", published or "-"])
+            print(
+                f"{transport:9} {host_kind:5}: {base:,.0f} -> {wrapped:,.0f}"
+                + (f" (summaries published, short/long run: {published})" if published else ""),
+                flush=True,
+            )
     print()
-    print(table(["transport", "session", "baseline", "wrapped", "middleware"], rows))
-    print("\ninstructions per echo round trip, in-process (no network, no uvicorn).")
+    header = ["transport", "session", "baseline", "wrapped", "middleware", "published"]
+    print(table(header, rows))
+    print(
+        "\ninstructions per echo round trip, in-process (no network, no uvicorn);"
+        "\npublished = cluster summaries the wrapped app's short / long run published."
+    )
 
 
 def configure(options: argparse.ArgumentParser) -> None:
@@ -112,6 +177,7 @@ def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--extra", type=int, default=1000, help="more in the long run")
     options.add_argument("--out", help="keep the callgrind files in this folder")
     options.add_argument("--workload", help=argparse.SUPPRESS)
+    add_feature_options(options)
 
 
 if __name__ == "__main__":

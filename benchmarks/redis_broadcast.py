@@ -27,18 +27,14 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 import socketio
-from _common import ServerProcess, machine, main, median, table
+from _common import ServerProcess, machine, main, median, redis_server, table
 from _eio import WebSocketClient, http_session
 
 from dynamic_io_asgi import DynamicIO
@@ -88,30 +84,6 @@ def make_app(variant: str) -> object:
 
 
 # -- Redis ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def redis_server(url: str | None) -> Iterator[str]:
-    """The given Redis, or a throw-away redis-server on a free port of 127.0.0.1."""
-    if url:
-        yield url
-        return
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server not found: install it or pass --redis-url")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with tempfile.TemporaryDirectory() as folder:
-        process = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", folder],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait()
 
 
 async def subscribers(url: str, channel: str) -> int:

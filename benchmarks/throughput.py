@@ -20,7 +20,12 @@ clients run on one CPU and the servers on another (``--no-pin`` leaves them to
 the scheduler). The server's CPU time per round trip is read from ``/proc`` as
 a second measure of the overhead.
 
-Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeat N]``
+``--metrics`` turns ``metrics=True`` on in the wrapped server; ``--cluster`` gives both
+servers a ``socketio.AsyncRedisManager`` (a throw-away redis-server, or ``--redis-url``;
+each server on a channel of its own), so the wrapped one publishes its cluster-status
+summary every 2 s; the run checks that it does. Compare such a run with one without.
+
+Run: ``.venv/bin/python benchmarks/throughput.py [--quick] [--repeat N] [--metrics] [--cluster]``
 """
 
 from __future__ import annotations
@@ -33,7 +38,20 @@ import time
 from dataclasses import dataclass, field
 
 import socketio
-from _common import ServerProcess, machine, main, median, pin, servers, table
+from _common import (
+    CLUSTER_ENV,
+    ServerProcess,
+    add_feature_options,
+    cluster_summaries,
+    feature_options,
+    features,
+    machine,
+    main,
+    median,
+    pin,
+    servers,
+    table,
+)
 from _eio import Client, http_session, open_client
 
 from dynamic_io_asgi import DynamicIO
@@ -45,7 +63,10 @@ GOALS = {"websocket": 0.97, "polling": 0.95}
 
 
 def make_app(variant: str) -> object:
-    sio = socketio.AsyncServer(async_mode="asgi")
+    """The server of ``variant``, with the features its environment asks for
+    (``--metrics``, ``--cluster``: see ``_common.features``)."""
+    server_options, middleware_options = feature_options(variant)
+    sio = socketio.AsyncServer(async_mode="asgi", **server_options)
 
     async def echo(sid: str, data: object) -> object:
         return data
@@ -54,7 +75,7 @@ def make_app(variant: str) -> object:
     if variant in ("baseline", "control"):  # control: a second plain server (--control)
         return socketio.ASGIApp(sio)
     sio.on("echo", echo, namespace="//alpha.test" + NAMESPACE)
-    return DynamicIO(socketio.ASGIApp(sio), host="main.test")
+    return DynamicIO(socketio.ASGIApp(sio), host="main.test", **middleware_options)
 
 
 @dataclass
@@ -127,8 +148,33 @@ async def run_case(
 async def bench(args: argparse.Namespace) -> None:
     if args.quick:
         args.rounds, args.duration, args.warmup, args.repeat = 2, 0.4, 0.2, 1
+    with features(args) as said:
+        print(f"# throughput: {machine()}")
+        print(f"# {said}")
+        await _bench(args)
+        print(f"\n# throughput: load average at the end {os.getloadavg()[0]:.2f}")
+
+
+async def published(running: dict[str, ServerProcess]) -> str:
+    """With ``--cluster``: wait until the wrapped server's summary is in Redis (and no
+    other's is); say how old it is. Fails after 10 s."""
+    wrapped_pid = running["wrapped"].process.pid
+    async with asyncio.timeout(10):
+        while True:
+            summaries = await cluster_summaries(os.environ[CLUSTER_ENV])
+            pids = [summary["pid"] for summary in summaries]
+            assert set(pids) <= {wrapped_pid}, summaries
+            if pids:
+                (summary,) = summaries
+                return (
+                    f"cluster status: the wrapped server's summary, {summary['uptime']:.1f} s"
+                    f" after its start, is {time.time() - summary['last_seen']:.1f} s old"
+                )
+            await asyncio.sleep(0.1)
+
+
+async def _bench(args: argparse.Namespace) -> None:
     script = os.path.abspath(__file__)
-    print(f"# throughput: {machine()}")
     print(
         f"# {args.repeat} runs with fresh server processes, each {args.rounds} interleaved"
         f" rounds of {args.duration}s per variant and case, payload {args.payload} chars,"
@@ -152,6 +198,8 @@ async def bench(args: argparse.Namespace) -> None:
                 pinned = pin(list(running.values()))
                 if run_no == 0:
                     print(f"# {pinned}\n", flush=True)
+            if args.cluster and not args.control:
+                print(f"# run {run_no + 1} starts; {await published(running)}", flush=True)
             for case in cases:
                 transport, callers, host_kind = case
                 result = await run_case(running, transport, callers, HOSTS[host_kind], args)
@@ -168,6 +216,8 @@ async def bench(args: argparse.Namespace) -> None:
                     f"  CPU share server/client {_busy(base)} and {_busy(wrapped)}",
                     flush=True,
                 )
+            if args.cluster and not args.control:
+                print(f"# run {run_no + 1} ends; {await published(running)}", flush=True)
     rows = []
     for case in cases:
         transport, callers, host_kind = case
@@ -269,6 +319,7 @@ def configure(options: argparse.ArgumentParser) -> None:
         choices=["websocket", "polling"],
     )
     options.add_argument("--callers", nargs="+", type=int, default=[1, 32])
+    add_feature_options(options)
 
 
 if __name__ == "__main__":
