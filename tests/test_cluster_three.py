@@ -131,8 +131,7 @@ async def test_every_process_lists_the_others_namespaces_within_3_s(
                 docs = await asyncio.gather(*(document(http, process) for process in three))
                 now = time.monotonic()
                 for viewer, doc in enumerate(docs):
-                    assert doc["cluster"]["scope"] == "cluster", doc["cluster"]
-                    listed = namespace_servers(doc)
+                    listed = namespace_servers(doc)  # empty if Redis was slow to answer
                     for holder, name in enumerate(names):
                         if listed.get(name) == {ids[holder]: 1}:
                             seen.setdefault((viewer, name), now)
@@ -174,7 +173,8 @@ async def test_a_killed_process_turns_unhealthy_then_leaves(three: list[AppProce
         async def gone_from_both() -> bool:
             for process in (p1, p2):
                 doc = await document(http, process)
-                assert doc["cluster"]["scope"] == "cluster", doc["cluster"]
+                if doc["cluster"]["scope"] != "cluster":  # Redis slow to answer: ask again
+                    return False
                 mine = [server for server in doc["servers"] if server["id"] == killed]
                 if not mine:
                     state = "gone"
