@@ -5,8 +5,10 @@ With python-socketio's ``AsyncRedisManager``, every process writes its summary
 (server id, host name, pid, uptime, Engine.IO sessions, its live namespaces and
 their socket counts) under a key of its own every ``interval`` seconds, with an
 expiry of three intervals. A status request reads them all, and a server whose
-summary is older than two intervals is shown as not healthy. Redis being down
-degrades the page to this process's view, with the error said in ``cluster``.
+summary is older than two intervals and a second is shown as not healthy (a process
+killed without its shutdown, which deletes its key, stays so until the key expires).
+Redis being down degrades the page to this process's view, with the error said in
+``cluster``.
 """
 
 from __future__ import annotations
