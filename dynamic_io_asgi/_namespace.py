@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 import socketio
 
+from ._retirement import IdleClock
 from ._session import session_of
 
 __all__ = ["DynamicNamespace", "NamespaceClosed"]
@@ -128,11 +129,8 @@ class DynamicNamespace:
         self._class_handler: socketio.AsyncNamespace | None = None
         self._retire_callbacks: list[RetireCallback] = []
         self._installed = False
-        # Retirement bookkeeping, read by _retirement.plan(); monotonic seconds.
-        self._inflight = 0
-        self._last_connect = -math.inf
-        self._idle_since: float | None = None
-        self._deadline: float | None = None  # its entry in the registry's deadline queue
+        #: Its idle clock, read by the retirement task.
+        self.clock = IdleClock()
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
         # The Engine.IO sessions that ever connected here (None: unknown, so all).
@@ -232,8 +230,7 @@ class DynamicNamespace:
         # Installed as the server's connect handler for fullname: the server
         # calls it after pre_connect, so from here on the socket is visible in
         # manager.rooms and the namespace counts as occupied.
-        if self._inflight:
-            self._inflight -= 1
+        self.clock.arrived()
         session = session_of(environ)
         if session is None:
             self._eio_sids = None  # not a session of ours: walk them all at the end

@@ -27,6 +27,7 @@ __all__ = [
     "parse_header",
     "client_namespace",
     "to_server",
+    "text_to_server",
     "to_client",
     "msgpack_to_server",
     "msgpack_to_client",
@@ -71,6 +72,18 @@ def to_server(packet: str, start: int, end: int, prefix: str) -> str:
     if start == end:
         return packet[:start] + prefix + "/," + packet[start:]
     return packet[:start] + prefix + packet[start:]
+
+
+def text_to_server(packet: str, prefix: str | None) -> tuple[int, str, str]:
+    """Read a text client packet: ``(type, client namespace, server packet)``.
+
+    Raises ``ValueError`` where :func:`parse_header` does. On the main host
+    (``prefix`` ``None``) the packet is kept as it is."""
+    packet_type, _, start, end = parse_header(packet)
+    namespace = client_namespace(packet, start, end)
+    if prefix is None:
+        return packet_type, namespace, packet
+    return packet_type, namespace, to_server(packet, start, end, prefix)
 
 
 def to_client(packet: str, prefix: str | None) -> tuple[str | None, int]:

@@ -927,7 +927,7 @@ async def test_concurrent_first_connects_cannot_slip_past_the_host_limit() -> No
             sockets = [await stack.enter_async_context(raw_ws(url)) for _ in range(8)]
             await asyncio.gather(*(ws.send(f"40/slow{i},") for i, ws in enumerate(sockets)))
             await until(lambda: server.app.refused["limit"] == 3)
-            assert server.app.registry.host_count(HOST) == 5 and len(started) == 5
+            assert server.app.registry.limits.host_count(HOST) == 5 and len(started) == 5
             release.set()
             answers = [await ws.expect("4") for ws in sockets]
             refused = [a for a in answers if "Too many namespaces" in str(a)]

@@ -598,7 +598,7 @@ def test_bad_patterns(pattern: Any, error: type[Exception], words: str) -> None:
         app.setup_namespace(pattern, setup_ok)
     with pytest.raises(error, match=words):
         app.setup_namespace(pattern)(setup_ok)
-    assert app.registry._exact == {} and app.registry._patterns == []
+    assert app.registry.setups.exact == {} and app.registry.setups.patterns == []
 
 
 def test_callback_must_be_callable() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._session import Connect, Session
+from dynamic_io_asgi._session import Connect, Session, Wire
 from dynamic_io_asgi._websocket import ws_receive, ws_send
 
 
@@ -17,7 +17,7 @@ async def _never(*args: Any) -> None:
 
 
 def session(host: str | None) -> Session:
-    return Session(host, msgpack=False, admit=_never, refuse=_never)
+    return Session(host, Wire(admit=_never, send=_never))
 
 
 HOSTS = [None, "alpha.test"]
@@ -198,11 +198,11 @@ def test_websocket_wrappers_agree_with_the_text_paths(host: str | None, text: st
 
     refused: list[str] = []
 
-    async def refuse(session: Session, namespace: str, error: Any) -> None:
-        refused.append(namespace)
+    async def queue_error(eio_sid: str, packet: Any) -> None:
+        refused.append(packet)
 
     def fresh() -> Session:
-        return Session(host, msgpack=False, admit=admit, refuse=refuse)
+        return Session(host, Wire(admit=admit, send=queue_error))
 
     inbound: Any = fresh().inbound_text(message)
     if type(inbound) is Connect:
