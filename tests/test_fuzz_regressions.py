@@ -12,7 +12,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import load_script
+from _helpers import load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

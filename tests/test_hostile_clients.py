@@ -23,8 +23,8 @@ import aiohttp
 import msgpack
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, serve
 from _raw import build_request, exchange
-from conftest import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace, _retirement
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
@@ -661,6 +661,6 @@ async def test_a_tick_costs_what_changed_not_what_is_live(
         await until(lambda: "/busy" in {n.fullname for _, _, n in app.registry.scheduler.deadlines})
         assert sizes and max(sizes) <= 2, sizes  # "/busy" (and a deadline's one), never 2000
         # Nothing else happens: the task sleeps until the first deadline, an hour away.
-        registry = app.registry
-        await until(lambda: registry.scheduler.delay is not None and registry.scheduler.delay > 3000)
+        scheduler = app.registry.scheduler
+        await until(lambda: scheduler.delay is not None and scheduler.delay > 3000)
         assert len(app.namespaces) == 2001
