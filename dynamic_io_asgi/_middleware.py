@@ -15,11 +15,11 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from . import _options
 from ._admin import live_server_stats
-from ._asgi import Message, Receive, Scope, Send, read_query, reject
+from ._asgi import Receive, Scope, Send, lifespan_receive, read_query, reject
 from ._cluster import cluster_for
 from ._compression import take_compression
 from ._hooks import Hook
-from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
+from ._hosts import BadHost, normalize_host, parse_networks, raw_host
 from ._limits import Limits
 from ._longpoll import get
 from ._metrics import MetricsCollector, MetricsEndpoint
@@ -36,28 +36,6 @@ __all__ = ["DynamicIO", "NamespaceRejected"]
 
 #: ``resolve_host``'s default ``default``: raise.
 _RAISE: Any = object()
-
-
-class _Option:
-    """An option of the middleware kept by one of its parts (``app.setup_timeout`` is
-    ``app.registry.setup_timeout``, ``app.max_namespaces`` ``app.registry.limits``'s)."""
-
-    def __init__(self, *path: str) -> None:
-        self.path = path
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def _owner(self, instance: Any) -> Any:
-        for name in self.path:
-            instance = getattr(instance, name)
-        return instance
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        return getattr(self._owner(instance), self.name)
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        setattr(self._owner(instance), self.name, value)
 
 
 class DynamicIO:
@@ -186,11 +164,11 @@ class DynamicIO:
         self._status_paths = (self.status_path, self.status_path + ".json")
         self.metrics_path = socketio_path + "metrics"
 
-    setup_timeout = _Option("registry")
-    max_name_length = _Option("registry", "limits")
-    max_namespaces_per_session = _Option("registry", "limits")
-    max_namespaces_per_host = _Option("registry", "limits")
-    max_namespaces = _Option("registry", "limits")
+    setup_timeout = _options.KeptBy("registry")
+    max_name_length = _options.KeptBy("registry", "limits")
+    max_namespaces_per_session = _options.KeptBy("registry", "limits")
+    max_namespaces_per_host = _options.KeptBy("registry", "limits")
+    max_namespaces = _options.KeptBy("registry", "limits")
 
     # -- namespaces (the registry's) ------------------------------------------------
 
@@ -270,23 +248,7 @@ class DynamicIO:
         ``trusted_proxies``. The result is normalised and then matched against
         ``host``; ``None`` means the main host.
         """
-        hosts = [value for key, value in scope.get("headers", ()) if key.lower() == b"host"]
-        if len(hosts) > 1:
-            raise BadHost("several Host headers")
-        if self.trusted_proxies:
-            client = scope.get("client")
-            if client and peer_in_networks(client[0], self.trusted_proxies):
-                forwarded = [
-                    v for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-host"
-                ]
-                if forwarded:
-                    hosts = [forwarded[0].split(b",")[0].strip()]
-        if not hosts:
-            return None
-        try:
-            return str(hosts[0].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise BadHost("host is not UTF-8") from None
+        return raw_host(scope, self.trusted_proxies)
 
     def resolve_host(self, scope: Scope, default: Any = _RAISE) -> str | None:
         """The normalised host of a request, ``None`` for the main host.
@@ -318,7 +280,7 @@ class DynamicIO:
         # so the common case is a few dict lookups and one call into a transport.
         kind = scope["type"]
         if kind == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
+            await self.app(scope, lifespan_receive(receive, self._start_pubsub, self.aclose), send)
             return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
@@ -382,17 +344,6 @@ class DynamicIO:
             self._metrics_endpoint = MetricsEndpoint(self, self.metrics)
         self._metrics_endpoint.allowed = self.metrics
         await self._metrics_endpoint.serve(scope, send)
-
-    def _lifespan_receive(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._start_pubsub()
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-            return message
-
-        return wrapped
 
     def _start_pubsub(self) -> None:
         # A pub/sub manager subscribes on the first Engine.IO connection; until

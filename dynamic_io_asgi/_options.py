@@ -16,6 +16,7 @@ from ._hosts import BadHost, normalize_host
 
 __all__ = [
     "HostOption",
+    "KeptBy",
     "app_and_server",
     "limit",
     "main_host_matcher",
@@ -169,3 +170,25 @@ def templates_folder(value: Any) -> str | os.PathLike[str] | None:
     if not os.path.isdir(value):
         raise ValueError(f"templates: {os.fspath(value)!r} is not an existing folder")
     return value
+
+
+class KeptBy:
+    """An option of the middleware kept by one of its parts: ``setup_timeout =
+    KeptBy("registry")`` makes ``app.setup_timeout`` ``app.registry.setup_timeout``."""
+
+    def __init__(self, *path: str) -> None:
+        self.path = path
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _owner(self, instance: Any) -> Any:
+        for name in self.path:
+            instance = getattr(instance, name)
+        return instance
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return getattr(self._owner(instance), self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(self._owner(instance), self.name, value)

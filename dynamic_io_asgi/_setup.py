@@ -13,23 +13,21 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import socketio
 
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
+from ._namespace import DynamicNamespace
 from ._session import INVALID_NAMESPACE
 from ._tasks import cancelling, within
-
-if TYPE_CHECKING:
-    from ._namespace import DynamicNamespace
 
 __all__ = ["REASONS", "NamespaceRejected", "SetupCallback", "SetupTable", "full_match", "run_setup"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-SetupCallback = Callable[["DynamicNamespace", "re.Match[str]"], Any]
+SetupCallback = Callable[[DynamicNamespace, "re.Match[str]"], Any]
 
 #: Why a CONNECT was refused: no setup matched (or setup returned ``False``),
 #: setup raised ``ConnectionRefusedError``, setup raised anything else, a limit,
