@@ -20,7 +20,12 @@ from collections.abc import Callable
 from . import _retirement
 from ._namespace import DynamicNamespace
 
-__all__ = ["RetirementScheduler"]
+__all__ = ["BATCH", "RetirementScheduler"]
+
+#: How many namespaces one step of the task checks or retires before it lets the
+#: event loop serve everyone else: retiring 20,000 namespaces at once must not
+#: stall the server.
+BATCH = 128
 
 
 class RetirementScheduler:
@@ -80,23 +85,49 @@ class RetirementScheduler:
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
-            now = time.monotonic()
-            for nsp in self.check_active(now) + self.check_deadlines(now):
-                self._retire(nsp)
+            # Cleared first: a namespace watched while the checks yield wakes the
+            # task at once instead of waiting for the next deadline.
             self._wake.clear()
+            await self._check()
             delay = self.delay = self.next_check(time.monotonic())
             if delay is None:
                 await self._wake.wait()
-            else:
+            elif delay > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
 
-    def check_active(self, now: float) -> list[DynamicNamespace]:
-        """Plan the namespaces that just changed; move those whose idle clock runs to
-        the deadline queue, forget those that have sockets; the ones due."""
+    async def _check(self) -> None:
+        """One check of the active namespaces and of the deadlines that came, in
+        batches of :data:`BATCH` with the event loop served in between."""
         active = list(self._active.values())
+        tick: float | None = None
+        for start in range(0, len(active), BATCH):
+            if start:
+                await asyncio.sleep(0)
+            batch = [nsp for nsp in active[start : start + BATCH] if _still(self._active, nsp)]
+            for nsp in self.check_active(time.monotonic(), batch):
+                self._retire(nsp)
+            if self._tick is not None:
+                tick = self._tick if tick is None else min(tick, self._tick)
+        self._tick = tick
+        while True:
+            for nsp in self.check_deadlines(time.monotonic(), BATCH):
+                self._retire(nsp)
+            deadlines = self.deadlines
+            if not deadlines or deadlines[0][0] > time.monotonic():
+                return
+            await asyncio.sleep(0)
+
+    def check_active(
+        self, now: float, active: list[DynamicNamespace] | None = None
+    ) -> list[DynamicNamespace]:
+        """Plan the namespaces that just changed (or those of them in ``active``); move
+        those whose idle clock runs to the deadline queue, forget those that have
+        sockets; the ones due."""
+        if active is None:
+            active = list(self._active.values())
         due, self._tick = _retirement.plan(active, now, self._occupied)
         due_ids = set(map(id, due))
         for nsp in active:
@@ -116,11 +147,14 @@ class RetirementScheduler:
         nsp.clock.deadline = deadline
         heapq.heappush(self.deadlines, (deadline, next(self._order), nsp))
 
-    def check_deadlines(self, now: float) -> list[DynamicNamespace]:
-        """Plan the namespaces whose deadline came; the ones due."""
+    def check_deadlines(self, now: float, most: int | None = None) -> list[DynamicNamespace]:
+        """Plan the namespaces whose deadline came (at most ``most`` queue entries); the
+        ones due."""
         due: list[DynamicNamespace] = []
         deadlines = self.deadlines
-        while deadlines and deadlines[0][0] <= now:
+        left = len(deadlines) if most is None else most
+        while deadlines and deadlines[0][0] <= now and left > 0:
+            left -= 1
             deadline, _, nsp = heapq.heappop(deadlines)
             clock = nsp.clock
             if deadline != clock.deadline or nsp.fullname in self._active:
@@ -144,6 +178,11 @@ class RetirementScheduler:
         if self.deadlines:
             delays.append(max(0.0, self.deadlines[0][0] - now))
         return min(delays) if delays else None
+
+
+def _still(active: dict[str, DynamicNamespace], nsp: DynamicNamespace) -> bool:
+    """Whether ``nsp`` is still active (it may have left while the task yielded)."""
+    return active.get(nsp.fullname) is nsp
 
 
 def _can_retire(nsp: DynamicNamespace) -> bool:

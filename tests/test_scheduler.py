@@ -1,15 +1,18 @@
 """The retirement task's bookkeeping (``_scheduler.RetirementScheduler``) on an
 injected clock: the deadline queue, what each check looks at, and when it wakes.
-No event loop and no sleeping: the checks are called with the time."""
+No sleeping: the checks are called with the time (and the last test runs the task)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from dynamic_io_asgi._retirement import STALE_CONNECT, IdleClock, window
-from dynamic_io_asgi._scheduler import RetirementScheduler
+from dynamic_io_asgi._scheduler import BATCH, RetirementScheduler
 
 
 @dataclass(eq=False)
@@ -142,3 +145,26 @@ def test_closed_retiring_and_immortal_namespaces_are_dropped() -> None:
     watched(sched, closed, forever, retiring)
     assert sched.check_active(100.0) == []
     assert sched.deadlines == [] and sched.next_check(100.0) is None
+
+
+@pytest.mark.parametrize("retirement", [0.0, 0.05])
+async def test_the_task_serves_the_event_loop_between_batches(retirement: float) -> None:
+    # 0: all due at the first check of the active ones; 0.05: all due at once
+    # in the deadline queue. Either way others run before the last one retires.
+    server = Server()
+    sched, retired = scheduler(server)
+    namespaces = [FakeNamespace(f"//h{i}.test/x", retirement) for i in range(4 * BATCH)]
+    watched(sched, *namespaces)  # the loop runs: this starts the task
+    seen: list[int] = []
+
+    async def probe() -> None:
+        while len(retired) < len(namespaces):
+            seen.append(len(retired))
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(probe(), 10)
+    assert sorted(map(id, retired)) == sorted(map(id, namespaces))
+    assert any(0 < count < len(namespaces) for count in seen), seen[-5:]
+    task = sched.stop()
+    assert task is not None
+    task.cancel()
