@@ -163,7 +163,7 @@ class NamespaceRegistry:
             # the new namespace must not retire before this task resumes.
             self._admitting[full] = self._admitting.get(full, 0) + 1
             try:
-                nsp = await self._ensure(name, session.host, auto=True)
+                nsp = await self._ensure(name, session.host, auto=True, passes=False)
             except asyncio.CancelledError:
                 if cancelling():
                     raise
@@ -178,7 +178,11 @@ class NamespaceRegistry:
             self.scheduler.watch(nsp)
         self.limits.admitted(session, name)
 
-    async def _ensure(self, name: str, host: str | None, *, auto: bool) -> DynamicNamespace:
+    async def _ensure(
+        self, name: str, host: str | None, *, auto: bool, passes: bool | None = None
+    ) -> DynamicNamespace:
+        """The namespace object of ``name`` of ``host``, created if needed (``passes``:
+        whether ``_passes_through`` its full name, if the caller just found out)."""
         full = fullname(name, host)
         while True:
             nsp = self._namespaces.get(full)
@@ -189,14 +193,16 @@ class NamespaceRegistry:
             await asyncio.shield(nsp._retiring)
         creating = self._creating.get(full)
         if creating is None:
-            counted = not self._passes_through(full)  # static ones are not counted
+            if passes is None:
+                passes = self._passes_through(full)
+            counted = not passes  # static ones are not counted
             if counted:
                 if auto:  # a client's CONNECT, not server code's of()
                     # Checked and counted with no await in between: concurrent first
                     # CONNECTs to different names can't all slip under a limit.
                     self.limits.check_new(host, full)
                 self.limits.count(host, 1)
-            creating = asyncio.ensure_future(self._create(name, host, full, auto=auto))
+            creating = asyncio.ensure_future(self._create(name, host, full, auto, passes))
             self._creating[full] = creating
             creating.add_done_callback(lambda done: self._created(full, host, counted, done))
         return await asyncio.shield(creating)
@@ -211,9 +217,9 @@ class NamespaceRegistry:
             self.limits.count(host, -1)
 
     async def _create(
-        self, name: str, host: str | None, full: str, *, auto: bool
+        self, name: str, host: str | None, full: str, auto: bool, passes: bool
     ) -> DynamicNamespace:
-        if self._passes_through(full):
+        if passes:
             nsp = DynamicNamespace(self, name, host, full, full_match(full), None, static=True)
             self._namespaces[full] = nsp
             return nsp

@@ -91,6 +91,17 @@ def _decodes(packet: str) -> bool:
     return True
 
 
+def _has_data(connect: str) -> bool:
+    """Whether anything (an ack id, auth data) follows a CONNECT's namespace: only
+    then can python-socketio's decoder fail on it."""
+    if connect == "0":
+        return False
+    if not connect.startswith("0/"):
+        return True
+    comma = connect.find(",")  # the end of the namespace
+    return comma != -1 and comma != len(connect) - 1
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -259,7 +270,7 @@ class Session:
             packet_type, namespace, rewritten = text_to_server(packet, self.prefix)
         except ValueError:
             return None  # the server would not decode it either
-        if packet_type == CONNECT and not _decodes(packet):
+        if packet_type == CONNECT and _has_data(packet) and not _decodes(packet):
             # A CONNECT the server could not read (say, broken auth JSON) would
             # hold its namespace as "connecting" for a while: drop it here.
             return None

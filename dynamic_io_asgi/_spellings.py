@@ -15,8 +15,11 @@ from typing import NamedTuple
 
 __all__ = ["InboundFast", "OutboundFast", "Spellings", "spellings"]
 
-#: How a packet without attachments starts on a named namespace.
+#: How a packet without attachments starts on a named namespace: from a client (a
+#: CONNECT waits for its namespace: never a fast one) and from the server (whose
+#: CONNECT is the answer to one).
 NAMED = ("42/", "43/", "41/", "44/")  # EVENT and ACK first: the common ones
+SERVER_NAMED = (*NAMED, "40/")
 #: What may follow "//host/" when the server's name is just that (the client's "/").
 _END_OF_NAME = frozenset(["", ","])
 #: What must not follow "4x/" in a main-host session's packet: another host's "//".
@@ -76,11 +79,11 @@ def spellings(host: str | None, fast: bool) -> Spellings:
     # "42//host/" from the server; and what must not come next, at ``at``:
     # another host's "//" on the main host, the end of the name on another host.
     inbound_starts: tuple[str, ...] = NAMED if fast else ()
-    outbound_starts: tuple[str, ...]
+    outbound_starts: tuple[str, ...] = SERVER_NAMED if fast else ()
     if prefix is None:
-        outbound_starts, at, not_next = inbound_starts, 3, _ANOTHER_HOST
+        at, not_next = 3, _ANOTHER_HOST
     else:
-        outbound_starts = tuple(start[:2] + server_prefix for start in inbound_starts)
+        outbound_starts = tuple(start[:2] + server_prefix for start in outbound_starts)
         at, not_next = len(server_prefix) + 2, _END_OF_NAME
     return Spellings(
         prefix=prefix,

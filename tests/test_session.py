@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._session import Connect, Session, Wire
+from dynamic_io_asgi._packets import parse_header
+from dynamic_io_asgi._session import Connect, Session, Wire, _decodes, _has_data
 from dynamic_io_asgi._websocket import ws_receive, ws_send
 
 
@@ -223,3 +224,15 @@ def test_websocket_wrappers_agree_with_the_text_paths(host: str | None, text: st
 
     _finish(ws_send(fresh(), send)({"type": "websocket.send", "bytes": None, "text": message}))
     assert [reply["text"] for reply in sent] == ([] if outbound is None else [outbound])
+
+
+@given(socketio_text.map(lambda rest: "0" + rest))
+@settings(max_examples=2000, deadline=None)
+def test_a_connect_without_data_always_decodes(packet: str) -> None:
+    # The middleware skips python-socketio's decoder for these: it can't fail on them.
+    try:
+        parse_header(packet)
+    except ValueError:
+        return
+    if not _has_data(packet):
+        assert _decodes(packet), packet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dynamic_io_asgi._spellings import NAMED, spellings
+from dynamic_io_asgi._spellings import NAMED, SERVER_NAMED, spellings
 
 
 def test_built_once_per_host() -> None:
@@ -20,7 +20,13 @@ def test_another_host() -> None:
         "//a.test/",
     )
     assert names.inbound.starts == NAMED and names.inbound.server_prefix == "//a.test/"
-    assert names.outbound.starts == ("42//a.test/", "43//a.test/", "41//a.test/", "44//a.test/")
+    assert names.outbound.starts == (
+        "42//a.test/",
+        "43//a.test/",
+        "41//a.test/",
+        "44//a.test/",
+        "40//a.test/",
+    )
     assert names.outbound.at == len("42//a.test/") and names.outbound.after == names.outbound.at + 1
     assert names.outbound.not_next == frozenset(["", ","]) and names.outbound.prefix == "//a.test"
 
@@ -28,7 +34,7 @@ def test_another_host() -> None:
 def test_the_main_host() -> None:
     names = spellings(None, True)
     assert names.prefix is None and names.short_prefix == names.server_prefix == ""
-    assert names.outbound.starts == NAMED and names.outbound.at == 3
+    assert names.outbound.starts == SERVER_NAMED and names.outbound.at == 3
     assert names.outbound.not_next == frozenset(["/"])
 
 
