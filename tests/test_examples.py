@@ -1,0 +1,265 @@
+"""Each example started by the command its docs give, then talked to over the network.
+
+tests/test_frameworks.py loads the examples in this process and tests/test_nginx.py runs
+``examples/multiprocess/run.sh``; here each documented command line runs as a
+subprocess (on a free port of 127.0.0.1, put where the docs write ``8000``) and real
+python-socketio clients (websocket) talk to it on the main host and on a tenant host.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+from _examples import EXAMPLES, LOCAL_CLIENT, ROOT, Running, example_env, running, uvicorn_command
+from _redis import TIMEOUT, RedisServer, eventually, recorded_client
+from conftest import client
+
+WEBSOCKET = ["websocket"]
+CDN = "https://cdn.socket.io/"
+VENDOR = "/vendor/socket.io.min.js"
+
+
+async def status_names(example: Running, host: str) -> list[str]:
+    """The namespaces the status page (JSON) shows to ``host``."""
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.get(f"{example.url}/socket.io/status.json", headers={"Host": host})
+    response.raise_for_status()
+    return [nsp["name"] for nsp in response.json()["namespaces"]]
+
+
+async def round_trip(sio: socketio.AsyncClient, namespace: str, event: str, data: Any) -> Any:
+    """``call()`` an event: the server's answer."""
+    return await sio.call(event, data, namespace=namespace, timeout=TIMEOUT)
+
+
+# -- examples/basic.py: uvicorn examples.basic:app --port 8000 ------------------------------
+
+
+async def test_basic(tmp_path: Path) -> None:
+    argv = [*uvicorn_command(), "examples.basic:app", "--port", "{port}"]
+    async with running(argv, tmp_path / "basic.log") as example:
+        main_host, alpha_host = example.host("127.0.0.1"), example.host("alpha.localhost")
+        async with (
+            recorded_client(example.url, main_host, ["/", "/chat"], WEBSOCKET) as (main, heard),
+            recorded_client(example.url, alpha_host, ["/chat"], WEBSOCKET) as (alpha, alpha_heard),
+        ):
+            assert await round_trip(main, "/", "ping", "?") == "pong"  # the static handler
+            for sio, text in ((main, "main says hi"), (alpha, "alpha says hi"), (main, "end")):
+                assert await round_trip(sio, "/chat", "chat", text) == "delivered"
+            await round_trip(alpha, "/chat", "chat", "end")
+            await heard.wait_for("chat", "end", "/chat")
+            await alpha_heard.wait_for("chat", "end", "/chat")
+            assert heard.received("chat") == ["main says hi", "end"]
+            assert alpha_heard.received("chat") == ["alpha says hi", "end"]  # alpha's own /chat
+
+            names = await status_names(example, main_host)
+            assert {"/chat", "//alpha.localhost/chat"} <= set(names)
+            assert await status_names(example, alpha_host) == ["/chat"]  # its own, by short name
+
+            for namespace, auth in (("/private", None), ("/admin", {"token": "guess"})):
+                with pytest.raises(socketio.exceptions.ConnectionError):  # refused by a setup
+                    async with client(example.url, alpha_host, namespaces=[namespace], auth=auth):
+                        pass
+            secret = {"token": "secret"}
+            async with client(example.url, alpha_host, namespaces=["/admin"], auth=secret) as admin:
+                assert admin.get_sid("/admin") is not None
+    example.assert_stopped_cleanly()
+    log = example.log()
+    assert "joined //alpha.localhost/chat" in log
+    assert "refused //alpha.localhost/private (invalid)" in log
+
+
+# -- examples/fastapi_app.py: uvicorn examples.fastapi_app:app --port 8000 -----------------
+
+
+async def test_fastapi_app(tmp_path: Path) -> None:
+    argv = [*uvicorn_command(), "examples.fastapi_app:app", "--port", "{port}"]
+    async with (
+        running(argv, tmp_path / "fastapi.log") as example,
+        httpx.AsyncClient(base_url=example.url, timeout=TIMEOUT) as http,
+    ):
+        alpha_host = {"Host": example.host("alpha.localhost")}
+        main_hello = (await http.get("/api/hello")).json()  # to 127.0.0.1: the main host
+        alpha_hello = (await http.get("/api/hello", headers=alpha_host)).json()
+        assert (main_hello["host"], alpha_hello["host"]) == (None, "alpha.localhost")
+        assert (await http.get("/docs")).status_code == 200
+
+        async with (
+            recorded_client(example.url, example.host("127.0.0.1"), ["/room/blue"], WEBSOCKET) as (
+                main,
+                heard,
+            ),
+            recorded_client(example.url, alpha_host["Host"], ["/room/blue"], WEBSOCKET) as (
+                alpha,
+                alpha_heard,
+            ),
+        ):
+            assert await round_trip(alpha, "/room/blue", "chat", "hi") == "delivered"
+            rooms = await http.get("/api/rooms", headers=alpha_host)
+            assert rooms.json() == [{"name": "/room/blue", "sockets": 1}]
+
+            for headers, text in ((alpha_host, "for alpha"), ({}, "for main")):
+                answer = await http.post(
+                    "/api/rooms/blue/announce", json={"text": text}, headers=headers
+                )
+                assert answer.json() == {"room": "/room/blue", "delivered_to": 1}
+            await heard.wait_for("announcement", "for main")
+            await alpha_heard.wait_for("announcement", "for alpha")
+            assert heard.received("announcement") == ["for main"]
+            assert alpha_heard.received("announcement") == ["for alpha"]
+            assert alpha_heard.received("chat") == [{"room": "blue", "text": "hi"}]
+
+            beta = {"Host": example.host("beta.localhost")}
+            nobody = await http.post("/api/rooms/blue/announce", json={"text": "?"}, headers=beta)
+            assert nobody.status_code == 404
+    example.assert_stopped_cleanly()
+
+
+# -- examples/demo: uvicorn app:app --app-dir examples/demo --port 8000 (and scripts/demo.sh) --
+
+
+async def check_demo(example: Running) -> None:
+    """The demo's page, its client script, and a room on the main host and on alpha."""
+    alpha_host = example.host("alpha.localhost")
+    async with httpx.AsyncClient(base_url=example.url, timeout=TIMEOUT) as http:
+        page = await http.get("/", headers={"Host": alpha_host})
+        vendor = await http.get(VENDOR)
+        script = await http.get("/static/demo.js")
+    assert page.status_code == 200 and script.status_code == 200
+    if LOCAL_CLIENT.is_file():
+        assert f'<script src="{VENDOR}">' in page.text and CDN not in page.text
+        assert vendor.status_code == 200 and vendor.content == LOCAL_CLIENT.read_bytes()
+    else:
+        assert f'<script src="{CDN}' in page.text
+
+    seen = {}
+    for host, nick in ((example.host("localhost"), "ada"), (alpha_host, "bob")):
+        async with recorded_client(example.url, host, ["/lobby"], WEBSOCKET) as (lobby, _):
+            room = socketio.AsyncClient(reconnection=False)
+            await room.connect(
+                example.url,
+                headers={"Host": host},
+                namespaces=["/room/general"],
+                auth={"nick": nick},
+                transports=WEBSOCKET,
+                wait_timeout=TIMEOUT,
+            )
+            try:
+                view = await round_trip(room, "/room/general", "join", None)
+                assert view["members"] == [nick]
+                assert await round_trip(room, "/room/general", "message", "hello") is True
+                assert await round_trip(lobby, "/lobby", "rooms", None) == [
+                    {"room": "general", "members": 1}
+                ]
+            finally:
+                await room.disconnect()
+        seen[nick] = view["fullname"]
+    assert seen == {"ada": "/room/general", "bob": "//alpha.localhost/room/general"}
+
+
+async def test_demo(tmp_path: Path) -> None:
+    argv = [*uvicorn_command(), "app:app", "--app-dir", "examples/demo", "--port", "{port}"]
+    async with running(argv, tmp_path / "demo.log") as example:
+        await check_demo(example)
+    example.assert_stopped_cleanly()
+
+
+def bootstrapped() -> bool:
+    """Whether scripts/bootstrap.sh has nothing left to install (demo.sh runs it first)."""
+    stamp = ROOT / ".venv" / ".installed"
+    node = ROOT / "tests" / "js" / "node_modules"
+    return (
+        stamp.is_file()
+        and stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime
+        and node.is_dir()
+        and all(shutil.which(tool) for tool in ("redis-server", "nginx", "chromium"))
+    )
+
+
+@pytest.mark.skipif(not bootstrapped(), reason="scripts/bootstrap.sh has not run here")
+async def test_demo_sh(tmp_path: Path) -> None:
+    env = example_env(PORT="{port}")
+    async with running(["scripts/demo.sh"], tmp_path / "demo-sh.log", env=env) as example:
+        await check_demo(example)
+    example.assert_stopped_cleanly()
+
+
+# -- examples/multiprocess: REDIS_URL=... uvicorn app:app --host 127.0.0.1 --port 8001 -----
+# (python app.py is tests/_redis.py's AppProcess, ./run.sh is in tests/test_nginx.py)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A throw-away redis-server on a free port of 127.0.0.1."""
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def whoami(sio: socketio.AsyncClient) -> dict[str, Any]:
+    """Which process and namespace the client's ``/chat`` is in."""
+    answer: dict[str, Any] = await round_trip(sio, "/chat", "whoami", None)
+    return answer
+
+
+async def test_multiprocess_two_processes(tmp_path: Path, redis_server: RedisServer) -> None:
+    argv = [*uvicorn_command(), "app:app", "--host", "127.0.0.1", "--port", "{port}"]
+    cwd = EXAMPLES / "multiprocess"
+
+    def env(name: str) -> dict[str, str]:
+        return example_env(
+            REDIS_URL=redis_server.url, REDIS_CHANNEL="dynamic-io-examples", DYNAMIC_IO_NAME=name
+        )
+
+    async with (
+        running(argv, tmp_path / "one.log", cwd=cwd, env=env("one")) as one,
+        running(argv, tmp_path / "two.log", cwd=cwd, env=env("two")) as two,
+    ):
+        await eventually(
+            lambda: redis_server.subscribers("dynamic-io-examples") == 2, "both to listen"
+        )
+        async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            page = await http.get(one.url + "/", headers={"Host": one.host("alpha.localhost")})
+        assert "Served by" in page.text
+        async with (
+            recorded_client(one.url, one.host("alpha.localhost"), ["/chat"], WEBSOCKET) as (
+                alpha_one,
+                heard_one,
+            ),
+            recorded_client(two.url, two.host("alpha.localhost"), ["/chat"], WEBSOCKET) as (
+                alpha_two,
+                heard_two,
+            ),
+            recorded_client(two.url, two.host("127.0.0.1"), ["/chat"], WEBSOCKET) as (
+                main_two,
+                heard_main,
+            ),
+        ):
+            assert (await whoami(alpha_one))["process"] == "one"
+            assert await whoami(alpha_two) == {
+                "process": "two",
+                "namespace": "//alpha.localhost/chat",
+                "sid": alpha_two.get_sid("/chat"),
+            }
+            assert (await whoami(main_two))["namespace"] == "/chat"
+
+            await alpha_one.emit("chat", "from one", namespace="/chat")  # to alpha on both
+            await main_two.emit("chat", "main only", namespace="/chat")
+            await heard_two.wait_for("chat", "from one", "/chat")
+            await heard_one.wait_for("chat", "from one", "/chat")
+            await heard_main.wait_for("chat", "main only", "/chat")
+            await alpha_two.emit("chat", "end", namespace="/chat")
+            await heard_one.wait_for("chat", "end", "/chat")
+            assert heard_one.received("chat") == ["from one", "end"]
+            assert heard_main.received("chat") == ["main only"]
+    one.assert_stopped_cleanly()
+    two.assert_stopped_cleanly()
