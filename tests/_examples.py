@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _redis import TIMEOUT, free_port
+import pytest
+from _redis import TIMEOUT, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -34,6 +36,32 @@ def uvicorn_command() -> list[str]:
     """``.venv/bin/uvicorn`` of the docs: the uvicorn script beside this Python."""
     script = Path(sys.executable).parent / "uvicorn"
     return [str(script)] if script.exists() else [sys.executable, "-m", "uvicorn"]
+
+
+def demo_command() -> list[str]:
+    """The demo, as docs/getting-started.md and its docstring run it from the top."""
+    return [*uvicorn_command(), "app:app", "--app-dir", "examples/demo", "--port", "{port}"]
+
+
+MULTIPROCESS = EXAMPLES / "multiprocess"
+
+
+def multiprocess_command() -> list[str]:
+    """One process of the multi-process example, run from ``examples/multiprocess``."""
+    return [*uvicorn_command(), "app:app", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[RedisServer]:
+    """A throw-away redis-server on a free port of 127.0.0.1 (the test is skipped without one)."""
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def example_env(**extra: str) -> dict[str, str]:

@@ -16,13 +16,25 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from _examples import EXAMPLES, LOCAL_CLIENT, ROOT, Running, example_env, running, uvicorn_command
+from _examples import (
+    LOCAL_CLIENT,
+    MULTIPROCESS,
+    ROOT,
+    Running,
+    demo_command,
+    example_env,
+    multiprocess_command,
+    redis_server,
+    running,
+    uvicorn_command,
+)
 from _redis import TIMEOUT, RedisServer, eventually, recorded_client
 from conftest import client
 
 WEBSOCKET = ["websocket"]
 CDN = "https://cdn.socket.io/"
 VENDOR = "/vendor/socket.io.min.js"
+CHANNEL = "dynamic-io-examples"
 
 
 async def status_names(example: Running, host: str) -> list[str]:
@@ -124,19 +136,28 @@ async def test_fastapi_app(tmp_path: Path) -> None:
 # -- examples/demo: uvicorn app:app --app-dir examples/demo --port 8000 (and scripts/demo.sh) --
 
 
-async def check_demo(example: Running) -> None:
-    """The demo's page, its client script, and a room on the main host and on alpha."""
-    alpha_host = example.host("alpha.localhost")
+async def check_page(example: Running, host: str, *more: str) -> str:
+    """The page at ``/`` of ``host`` (its text), which loads the Socket.IO client from the
+    example when tests/js/node_modules has it, else from the CDN; ``more`` paths serve too."""
     async with httpx.AsyncClient(base_url=example.url, timeout=TIMEOUT) as http:
-        page = await http.get("/", headers={"Host": alpha_host})
-        vendor = await http.get(VENDOR)
-        script = await http.get("/static/demo.js")
-    assert page.status_code == 200 and script.status_code == 200
+        page = await http.get("/", headers={"Host": host})
+        vendor = await http.get(VENDOR, headers={"Host": host})
+        for path in more:
+            assert (await http.get(path, headers={"Host": host})).status_code == 200, path
+    assert page.status_code == 200
     if LOCAL_CLIENT.is_file():
         assert f'<script src="{VENDOR}">' in page.text and CDN not in page.text
         assert vendor.status_code == 200 and vendor.content == LOCAL_CLIENT.read_bytes()
+        assert vendor.headers["content-type"].startswith("text/javascript")
     else:
         assert f'<script src="{CDN}' in page.text
+    return page.text
+
+
+async def check_demo(example: Running) -> None:
+    """The demo's page and its scripts, and a room on the main host and on alpha."""
+    alpha_host = example.host("alpha.localhost")
+    await check_page(example, alpha_host, "/static/demo.js", "/static/demo.css")
 
     seen = {}
     for host, nick in ((example.host("localhost"), "ada"), (alpha_host, "bob")):
@@ -164,8 +185,7 @@ async def check_demo(example: Running) -> None:
 
 
 async def test_demo(tmp_path: Path) -> None:
-    argv = [*uvicorn_command(), "app:app", "--app-dir", "examples/demo", "--port", "{port}"]
-    async with running(argv, tmp_path / "demo.log") as example:
+    async with running(demo_command(), tmp_path / "demo.log") as example:
         await check_demo(example)
     example.assert_stopped_cleanly()
 
@@ -194,42 +214,30 @@ async def test_demo_sh(tmp_path: Path) -> None:
 # (python app.py is tests/_redis.py's AppProcess, ./run.sh is in tests/test_nginx.py)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A throw-away redis-server on a free port of 127.0.0.1."""
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def whoami(sio: socketio.AsyncClient) -> dict[str, Any]:
     """Which process and namespace the client's ``/chat`` is in."""
     answer: dict[str, Any] = await round_trip(sio, "/chat", "whoami", None)
     return answer
 
 
-async def test_multiprocess_two_processes(tmp_path: Path, redis_server: RedisServer) -> None:
-    argv = [*uvicorn_command(), "app:app", "--host", "127.0.0.1", "--port", "{port}"]
-    cwd = EXAMPLES / "multiprocess"
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with redis_server(tmp_path) as server:
+        yield server
+
+
+async def test_multiprocess_two_processes(tmp_path: Path, redis: RedisServer) -> None:
+    argv, cwd = multiprocess_command(), MULTIPROCESS
 
     def env(name: str) -> dict[str, str]:
-        return example_env(
-            REDIS_URL=redis_server.url, REDIS_CHANNEL="dynamic-io-examples", DYNAMIC_IO_NAME=name
-        )
+        return example_env(REDIS_URL=redis.url, REDIS_CHANNEL=CHANNEL, DYNAMIC_IO_NAME=name)
 
     async with (
         running(argv, tmp_path / "one.log", cwd=cwd, env=env("one")) as one,
         running(argv, tmp_path / "two.log", cwd=cwd, env=env("two")) as two,
     ):
-        await eventually(
-            lambda: redis_server.subscribers("dynamic-io-examples") == 2, "both to listen"
-        )
-        async with httpx.AsyncClient(timeout=TIMEOUT) as http:
-            page = await http.get(one.url + "/", headers={"Host": one.host("alpha.localhost")})
-        assert "Served by" in page.text
+        await eventually(lambda: redis.subscribers(CHANNEL) == 2, "both to listen")
+        assert "Served by" in await check_page(one, one.host("alpha.localhost"))
         async with (
             recorded_client(one.url, one.host("alpha.localhost"), ["/chat"], WEBSOCKET) as (
                 alpha_one,
