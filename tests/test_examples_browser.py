@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import socketio
 from _examples import (
     LOCAL_CLIENT,
     MULTIPROCESS,
@@ -178,6 +179,26 @@ OUTSIDE = """() => {
 }"""
 LONG_ROOM = "quarterly-planning-and-reviews-1"  # 32 characters, the longest a room name may be
 LONG_WORD = "https://example.com/" + "a-long-unbroken-path/" * 6
+NICKS = ["ada-lovelace-of-london", "grace-brewster-hopper", "katherine-johnson-of-wv"]  # <= 24
+
+
+@contextlib.asynccontextmanager
+async def member(example: Running, host: str, room: str, nick: str) -> AsyncIterator[None]:
+    """Someone else in the demo's ``room`` on ``host``: a python-socketio client."""
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        example.url,
+        headers={"Host": example.host(host)},
+        namespaces=[f"/room/{room}"],
+        auth={"nick": nick},
+        transports=["websocket"],
+        wait_timeout=TIMEOUT,
+    )
+    try:
+        await sio.call("join", namespace=f"/room/{room}", timeout=TIMEOUT)
+        yield
+    finally:
+        await sio.disconnect()
 
 
 async def say(page: Any, text: str) -> None:
@@ -204,7 +225,8 @@ async def test_demo_fits_the_screen(tmp_path: Path, width: int, height: int) -> 
         running(demo_command(), tmp_path / "demo.log") as example,
         chromium(example.port) as browser,
     ):
-        url = origin(example, "marketing-team.localhost") + "/?nick=ada-lovelace-of-london#general"
+        host = "marketing-team.localhost"  # long names everywhere: host, nicks, room, words
+        url = origin(example, host) + f"/?nick={NICKS[0]}#general"
         page = await browser.open(url, width, height)
         await page.wait_for_function("window.demo && window.demo.joined")
         await say(page, "Hello! The agenda is at " + LONG_WORD)
@@ -212,16 +234,26 @@ async def test_demo_fits_the_screen(tmp_path: Path, width: int, height: int) -> 
         await page.press("#new-room-name", "Enter")
         await page.wait_for_function(f"window.demo.room === '{LONG_ROOM}' && window.demo.joined")
         await page.locator(f"#rooms a[href='#{LONG_ROOM}']").wait_for()
-        await say(page, "A long room name, and a long link: " + LONG_WORD)
-
-        scroll_width, outside = await horizontal_overflow(page)
-        assert scroll_width <= width and outside == []
-        sidebar, chat = await box(page, ".sidebar"), await box(page, ".chat")
-        if width > 640:  # side by side
-            assert sidebar["x"] + sidebar["width"] <= chat["x"] + 0.5
-        else:  # the sidebar above the conversation
-            assert sidebar["y"] + sidebar["height"] <= chat["y"] + 0.5
-        await playwright_api.expect(page.locator("#text")).to_be_in_viewport()
-        await page.screenshot(path=str(tmp_path / f"demo-{width}.png"))
+        async with contextlib.AsyncExitStack() as others:
+            for nick in NICKS[1:]:
+                await others.enter_async_context(member(example, host, LONG_ROOM, nick))
+            await page.locator("#members", has_text=f"{len(NICKS)} members").wait_for()
+            await say(page, "A long room name, and a long link: " + LONG_WORD)
+            await check_fits(page, width)
+            await page.screenshot(path=str(tmp_path / f"demo-{width}.png"))
         assert browser.blocked == [] and browser.errors == []
     example.assert_stopped_cleanly()
+
+
+async def check_fits(page: Any, width: int) -> None:
+    """Nothing reaches past the sides of the screen, the layout suits the width, and the
+    message box is on the screen."""
+
+    scroll_width, outside = await horizontal_overflow(page)
+    assert scroll_width <= width and outside == []
+    sidebar, chat = await box(page, ".sidebar"), await box(page, ".chat")
+    if width > 640:  # side by side
+        assert sidebar["x"] + sidebar["width"] <= chat["x"] + 0.5
+    else:  # the sidebar above the conversation
+        assert sidebar["y"] + sidebar["height"] <= chat["y"] + 0.5
+    await playwright_api.expect(page.locator("#text")).to_be_in_viewport(ratio=1)
