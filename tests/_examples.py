@@ -20,9 +20,11 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import socketio
 from _redis import TIMEOUT, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,3 +180,26 @@ async def running(
         yield example
     finally:
         await stop(example)
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    example: Running, host: str, namespace: str, auth: Any = None
+) -> AsyncIterator[socketio.AsyncClient]:
+    """A python-socketio client of ``http://host:PORT/`` in ``namespace``, over websocket.
+
+    Connecting raises ``socketio.exceptions.ConnectionError`` if the namespace is refused.
+    """
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        example.url,
+        headers={"Host": example.host(host)},
+        namespaces=[namespace],
+        auth=auth,
+        transports=["websocket"],
+        wait_timeout=TIMEOUT,
+    )
+    try:
+        yield sio
+    finally:
+        await sio.disconnect()

@@ -21,6 +21,7 @@ from _examples import (
     MULTIPROCESS,
     ROOT,
     Running,
+    connected,
     demo_command,
     example_env,
     multiprocess_command,
@@ -29,7 +30,6 @@ from _examples import (
     uvicorn_command,
 )
 from _redis import TIMEOUT, RedisServer, eventually, recorded_client
-from conftest import client
 
 WEBSOCKET = ["websocket"]
 CDN = "https://cdn.socket.io/"
@@ -76,10 +76,10 @@ async def test_basic(tmp_path: Path) -> None:
 
             for namespace, auth in (("/private", None), ("/admin", {"token": "guess"})):
                 with pytest.raises(socketio.exceptions.ConnectionError):  # refused by a setup
-                    async with client(example.url, alpha_host, namespaces=[namespace], auth=auth):
+                    async with connected(example, "alpha.localhost", namespace, auth):
                         pass
             secret = {"token": "secret"}
-            async with client(example.url, alpha_host, namespaces=["/admin"], auth=secret) as admin:
+            async with connected(example, "alpha.localhost", "/admin", secret) as admin:
                 assert admin.get_sid("/admin") is not None
     example.assert_stopped_cleanly()
     log = example.log()
@@ -160,26 +160,16 @@ async def check_demo(example: Running) -> None:
     await check_page(example, alpha_host, "/static/demo.js", "/static/demo.css")
 
     seen = {}
-    for host, nick in ((example.host("localhost"), "ada"), (alpha_host, "bob")):
-        async with recorded_client(example.url, host, ["/lobby"], WEBSOCKET) as (lobby, _):
-            room = socketio.AsyncClient(reconnection=False)
-            await room.connect(
-                example.url,
-                headers={"Host": host},
-                namespaces=["/room/general"],
-                auth={"nick": nick},
-                transports=WEBSOCKET,
-                wait_timeout=TIMEOUT,
-            )
-            try:
-                view = await round_trip(room, "/room/general", "join", None)
-                assert view["members"] == [nick]
-                assert await round_trip(room, "/room/general", "message", "hello") is True
-                assert await round_trip(lobby, "/lobby", "rooms", None) == [
-                    {"room": "general", "members": 1}
-                ]
-            finally:
-                await room.disconnect()
+    for host, nick in (("localhost", "ada"), ("alpha.localhost", "bob")):
+        async with (
+            connected(example, host, "/lobby") as lobby,
+            connected(example, host, "/room/general", {"nick": nick}) as room,
+        ):
+            view = await round_trip(room, "/room/general", "join", None)
+            assert view["members"] == [nick]
+            assert await round_trip(room, "/room/general", "message", "hello") is True
+            rooms = await round_trip(lobby, "/lobby", "rooms", None)
+            assert rooms == [{"room": "general", "members": 1}]
         seen[nick] = view["fullname"]
     assert seen == {"ada": "/room/general", "bob": "//alpha.localhost/room/general"}
 

@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import socketio
 from _examples import (
     LOCAL_CLIENT,
     MULTIPROCESS,
     Running,
+    connected,
     demo_command,
     example_env,
     multiprocess_command,
@@ -182,25 +182,6 @@ LONG_WORD = "https://example.com/" + "a-long-unbroken-path/" * 6
 NICKS = ["ada-lovelace-of-london", "grace-brewster-hopper", "katherine-johnson-of-wv"]  # <= 24
 
 
-@contextlib.asynccontextmanager
-async def member(example: Running, host: str, room: str, nick: str) -> AsyncIterator[None]:
-    """Someone else in the demo's ``room`` on ``host``: a python-socketio client."""
-    sio = socketio.AsyncClient(reconnection=False)
-    await sio.connect(
-        example.url,
-        headers={"Host": example.host(host)},
-        namespaces=[f"/room/{room}"],
-        auth={"nick": nick},
-        transports=["websocket"],
-        wait_timeout=TIMEOUT,
-    )
-    try:
-        await sio.call("join", namespace=f"/room/{room}", timeout=TIMEOUT)
-        yield
-    finally:
-        await sio.disconnect()
-
-
 async def say(page: Any, text: str) -> None:
     await page.fill("#text", text)
     await page.press("#text", "Enter")
@@ -236,7 +217,10 @@ async def test_demo_fits_the_screen(tmp_path: Path, width: int, height: int) -> 
         await page.locator(f"#rooms a[href='#{LONG_ROOM}']").wait_for()
         async with contextlib.AsyncExitStack() as others:
             for nick in NICKS[1:]:
-                await others.enter_async_context(member(example, host, LONG_ROOM, nick))
+                room = await others.enter_async_context(
+                    connected(example, host, f"/room/{LONG_ROOM}", {"nick": nick})
+                )
+                await room.call("join", namespace=f"/room/{LONG_ROOM}", timeout=TIMEOUT)
             await page.locator("#members", has_text=f"{len(NICKS)} members").wait_for()
             await say(page, "A long room name, and a long link: " + LONG_WORD)
             await check_fits(page, width)
