@@ -9,6 +9,7 @@ python-socketio clients (websocket) talk to it on the main host and on a tenant 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from _examples import (
     running,
     uvicorn_command,
 )
-from _redis import TIMEOUT, RedisServer, eventually, recorded_client
+from _redis import TIMEOUT, RedisServer, eventually, free_ports, recorded_client
 
 WEBSOCKET = ["websocket"]
 CDN = "https://cdn.socket.io/"
@@ -201,7 +202,7 @@ async def test_demo_sh(tmp_path: Path) -> None:
 
 
 # -- examples/multiprocess: REDIS_URL=... uvicorn app:app --host 127.0.0.1 --port 8001 -----
-# (python app.py is tests/_redis.py's AppProcess, ./run.sh is in tests/test_nginx.py)
+# (python app.py is tests/_redis.py's AppProcess; tests/test_nginx.py runs ./run.sh too)
 
 
 async def whoami(sio: socketio.AsyncClient) -> dict[str, Any]:
@@ -261,3 +262,30 @@ async def test_multiprocess_two_processes(tmp_path: Path, redis: RedisServer) ->
             assert heard_main.received("chat") == ["main only"]
     one.assert_stopped_cleanly()
     two.assert_stopped_cleanly()
+
+
+@pytest.mark.skipif(
+    not (shutil.which("nginx") and shutil.which("redis-server")), reason="needs nginx and redis"
+)
+async def test_run_sh_serves_as_soon_as_nginx_listens(tmp_path: Path) -> None:
+    """./run.sh: nginx's first answer is the page, not a 502 from processes not yet up."""
+    redis_port, *app_ports = free_ports(4)
+    env = example_env(
+        PYTHON=sys.executable,
+        PORT="{port}",
+        REDIS_PORT=str(redis_port),
+        APP_PORTS=" ".join(map(str, app_ports)),
+    )
+    argv = ["bash", str(MULTIPROCESS / "run.sh")]
+    async with running(argv, tmp_path / "run-sh.log", env=env) as nginx:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            page = await http.get(nginx.url + "/", headers={"Host": nginx.host("alpha.localhost")})
+        assert page.status_code == 200 and "Served by" in page.text
+        for host, namespace in (
+            ("localhost", "/chat"),
+            ("alpha.localhost", "//alpha.localhost/chat"),
+        ):
+            async with connected(nginx, host, "/chat") as sio:
+                me = await whoami(sio)
+                assert me["namespace"] == namespace and me["process"].startswith("node ")
+    nginx.assert_stopped_cleanly()
