@@ -185,10 +185,11 @@ def bootstrapped() -> bool:
     """Whether scripts/bootstrap.sh has nothing left to install (demo.sh runs it first)."""
     stamp = ROOT / ".venv" / ".installed"
     node = ROOT / "tests" / "js" / "node_modules"
-    return (
+    return (  # the conditions under which bootstrap.sh installs nothing
         stamp.is_file()
         and stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime
         and node.is_dir()
+        and node.stat().st_mtime >= (ROOT / "tests" / "js" / "package.json").stat().st_mtime
         and all(shutil.which(tool) for tool in ("redis-server", "nginx", "chromium"))
     )
 
