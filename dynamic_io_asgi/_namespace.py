@@ -109,7 +109,6 @@ class DynamicNamespace:
     def __init__(
         self,
         server: Owner,
-        name: str,
         host: str | None,
         fullname: str,
         match: re.Match[str],
@@ -117,11 +116,10 @@ class DynamicNamespace:
         *,
         static: bool = False,
     ) -> None:
-        #: The name the client uses (``"/chat"``).
-        self.name = name
         #: The host this namespace belongs to; ``None`` on the main host.
         self.host = host
         #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
+        #: (The only copy of the name: :attr:`name` is cut from it when asked for.)
         self.fullname = fullname
         #: The ``re.Match`` of the setup pattern (for exact names too).
         self.match = match
@@ -138,14 +136,16 @@ class DynamicNamespace:
         self._disconnect: Callable[..., Any] | None = None
         self._disconnect_reason = True
         self._class_handler: socketio.AsyncNamespace | None = None
-        self._retire_callbacks: list[RetireCallback] = []
+        self._retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
         self._installed = False
         #: Its idle clock, read by the retirement task.
         self.clock = IdleClock()
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
-        # The Engine.IO sessions that ever connected here (None: unknown, so all).
-        self._eio_sids: set[str] | None = set()
+        # The Engine.IO sessions that ever connected here: "" for none, the sid of
+        # the only one (the common case, kept without a set), a set of them, or
+        # None for unknown (then all are visited at the end).
+        self._eio_sids: str | set[str] | None = ""
         self._closed = False  # retired or closed: no longer on the server
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
@@ -154,6 +154,12 @@ class DynamicNamespace:
 
     def __repr__(self) -> str:
         return f"<DynamicNamespace {self.fullname!r}>"
+
+    @property
+    def name(self) -> str:
+        """The name the client uses (``"/chat"``)."""
+        host = self.host
+        return self.fullname if host is None else self.fullname[len(host) + 2 :]
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -234,6 +240,8 @@ class DynamicNamespace:
 
     def on_retire(self, callback: RetireCallback) -> RetireCallback:
         """Run ``callback(nsp)`` (sync or async) once, when this namespace is deleted."""
+        if isinstance(self._retire_callbacks, tuple):
+            self._retire_callbacks = []
         self._retire_callbacks.append(callback)
         return callback
 
@@ -246,14 +254,13 @@ class DynamicNamespace:
         if session is None:
             self._eio_sids = None  # not a session of ours: walk them all at the end
         else:
-            if self.name in session.admitted:
-                session.admitted[self.name] = None  # it reached the server
-            eio_sids = self._eio_sids
-            if eio_sids is not None and session.eio_sid is not None:
-                eio_sids.add(session.eio_sid)
-                sockets = self.sio.eio.sockets
-                if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
-                    self._eio_sids = {eio_sid for eio_sid in eio_sids if eio_sid in sockets}
+            admitted = session.admitted
+            if admitted:
+                name = self.name
+                if name in admitted:
+                    admitted[name] = None  # it reached the server
+            if session.eio_sid is not None:
+                self._connected_from(session.eio_sid)
         try:
             if self._connect is not None:
                 args = (sid, environ, auth) if self._connect_auth else (sid, environ)
@@ -286,6 +293,21 @@ class DynamicNamespace:
         except Exception:
             logger.exception("disconnect handler of %s raised", self.fullname)
 
+    def _connected_from(self, eio_sid: str) -> None:
+        """Remember an Engine.IO session that connected here (it may hold session data)."""
+        eio_sids = self._eio_sids
+        if eio_sids is None or eio_sids == eio_sid:
+            return
+        if eio_sids == "":
+            self._eio_sids = eio_sid
+            return
+        if isinstance(eio_sids, str):
+            eio_sids = self._eio_sids = {eio_sids}
+        eio_sids.add(eio_sid)
+        sockets = self.sio.eio.sockets
+        if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
+            self._eio_sids = {known for known in eio_sids if known in sockets}
+
     def _install(self) -> None:
         self.sio.handlers[self.fullname] = self._handlers
         if self._class_handler is not None:
@@ -302,14 +324,19 @@ class DynamicNamespace:
         # python-socketio keeps get_session()/save_session() data in the
         # Engine.IO socket until the whole connection closes: only the sessions
         # that ever connected here can hold some, so only they are visited.
+        table = sio.manager.rooms.get(self.fullname)
+        if table is not None and not any(table.values()):
+            del sio.manager.rooms[self.fullname]  # one the registry put there for a CONNECT
         sockets = sio.eio.sockets
-        if self._eio_sids is None:
+        eio_sids = self._eio_sids
+        if eio_sids is None:
             held = list(sockets.values())
         else:
-            held = [sockets[eio_sid] for eio_sid in self._eio_sids if eio_sid in sockets]
+            known = (eio_sids,) if isinstance(eio_sids, str) else eio_sids
+            held = [sockets[eio_sid] for eio_sid in known if eio_sid in sockets]
         for eio_socket in held:
             eio_socket.session.pop(self.fullname, None)
-        self._eio_sids = set()
+        self._eio_sids = ""
         self._installed = False
 
     @property

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import socketio
+from bidict import bidict
 
 from ._hooks import Hook, Hooks
 from ._hosts import fullname, normalize_host, split_fullname
@@ -176,6 +177,12 @@ class NamespaceRegistry:
         if not nsp.static:
             nsp.clock.connecting(time.monotonic())
             self.scheduler.watch(nsp)
+            rooms = self.sio.manager.rooms
+            if full not in rooms:
+                # python-socketio keys its table of a namespace's sockets by the
+                # name it reads from the CONNECT, unless the table is there: a
+                # second copy of a name that may be 1,000 characters long.
+                rooms[nsp.fullname] = {None: bidict()}
         self.limits.admitted(session, name)
 
     async def _ensure(
@@ -220,14 +227,14 @@ class NamespaceRegistry:
         self, name: str, host: str | None, full: str, auto: bool, passes: bool
     ) -> DynamicNamespace:
         if passes:
-            nsp = DynamicNamespace(self, name, host, full, full_match(full), None, static=True)
+            nsp = DynamicNamespace(self, host, full, full_match(full), None, static=True)
             self._namespaces[full] = nsp
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         callback, match, label = found if found else (None, full_match(full), None)
-        nsp = DynamicNamespace(self, name, host, full, match, label)
+        nsp = DynamicNamespace(self, host, full, match, label)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
@@ -253,16 +260,21 @@ class NamespaceRegistry:
         a CONNECT to it came in, a socket left it, or its retirement changed."""
         self.scheduler.watch(nsp)
 
+    def _has_sockets(self, full: str) -> bool:
+        # (An empty table may be one the registry put there for a CONNECT.)
+        table = self.sio.manager.rooms.get(full)
+        return bool(table and table.get(None))
+
     def _occupied(self, full: str) -> bool:
         manager = self.sio.manager
         return (
-            full in manager.rooms or full in manager.pending_disconnect or full in self._admitting
+            self._has_sockets(full) or full in manager.pending_disconnect or full in self._admitting
         )
 
     def _settled(self, full: str) -> bool:
         manager = self.sio.manager
         return (
-            full in manager.rooms
+            self._has_sockets(full)
             and full not in manager.pending_disconnect
             and full not in self._admitting
         )
