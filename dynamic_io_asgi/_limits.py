@@ -1,5 +1,6 @@
 """Limits on what clients may create (docs/concepts/limits.md): the length of a
-namespace name, the namespaces of one session, of one host and of the process."""
+namespace name, the namespaces of one session, of one host and of the process, and
+how fast one session may send CONNECTs."""
 
 from __future__ import annotations
 
@@ -33,8 +34,12 @@ class Limits:
         max_namespaces_per_session: int | None = None,
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
+        max_connects_per_second: float | None = None,
     ) -> None:
         self.manager = manager
+        #: CONNECTs one Engine.IO session may send a second, on average (a burst of
+        #: twice as many first); faster ones wait their turn.
+        self.max_connects_per_second = max_connects_per_second
         self.max_name_length = max_name_length
         self.max_namespaces_per_session = max_namespaces_per_session
         self.max_namespaces_per_host = max_namespaces_per_host
@@ -42,6 +47,24 @@ class Limits:
         # Live (and being created) namespace objects of each host, not static ones.
         self._per_host: dict[str | None, int] = {}
         self._live = 0
+
+    def wait(self, session: Session, now: float) -> float:
+        """Seconds a CONNECT of ``session`` must wait for its turn under
+        ``max_connects_per_second`` (``0.0``: none), counting it.
+
+        A token bucket per session: it holds ``2 * rate`` CONNECTs and refills at
+        ``rate`` a second. A CONNECT that finds it empty takes the next token to
+        come, so a flood is slowed to the rate (its later packets are not read
+        meanwhile) instead of being answered as fast as the server can."""
+        rate = self.max_connects_per_second
+        if rate is None:
+            return 0.0
+        tokens, since = session.connect_tokens
+        if since is None:
+            tokens, since = 2 * rate, now
+        tokens = min(2 * rate, tokens + (now - since) * rate) - 1
+        session.connect_tokens = (tokens, now)
+        return 0.0 if tokens >= 0 else -tokens / rate
 
     def check_session(self, session: Session, name: str) -> None:
         """Refuse a CONNECT over ``max_name_length`` or ``max_namespaces_per_session``."""
@@ -91,11 +114,12 @@ class Limits:
             self._per_host.pop(host, None)
         self._live += change
 
-    def as_dict(self) -> dict[str, int | None]:
+    def as_dict(self) -> dict[str, float | None]:
         """The limits by option name (for the status page)."""
         return {
             "max_name_length": self.max_name_length,
             "max_namespaces_per_session": self.max_namespaces_per_session,
             "max_namespaces_per_host": self.max_namespaces_per_host,
             "max_namespaces": self.max_namespaces,
+            "max_connects_per_second": self.max_connects_per_second,
         }

@@ -71,6 +71,10 @@ class DynamicIO:
                                     have; ``None`` (default): no limit.
     :param max_namespaces: how many namespace objects the process may have;
                            ``None`` (default): no limit.
+    :param max_connects_per_second: how many CONNECTs one Engine.IO session may
+                                    send a second, on average, after a burst of
+                                    twice as many; faster ones wait their turn.
+                                    ``None``: no limit.
     :param metrics: serve Prometheus metrics at ``<socketio_path>metrics``:
                     ``False``, ``True`` or a callable ``(scope) -> bool`` (may be
                     async) that authorises each request; needs ``prometheus_client``.
@@ -96,6 +100,7 @@ class DynamicIO:
         max_namespaces_per_session: int | None = 128,
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
+        max_connects_per_second: float | None = 64,
         metrics: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
     ) -> None:
         self.app, self.sio = app, sio = _options.app_and_server(app, sio)
@@ -114,6 +119,9 @@ class DynamicIO:
                 "max_namespaces_per_host", max_namespaces_per_host
             ),
             max_namespaces=_options.limit("max_namespaces", max_namespaces),
+            max_connects_per_second=_options.rate(
+                "max_connects_per_second", max_connects_per_second
+            ),
         )
         #: The namespace objects, their setup, limits and retirement.
         self.registry = NamespaceRegistry(
@@ -169,6 +177,7 @@ class DynamicIO:
     max_namespaces_per_session = _options.KeptBy("registry", "limits")
     max_namespaces_per_host = _options.KeptBy("registry", "limits")
     max_namespaces = _options.KeptBy("registry", "limits")
+    max_connects_per_second = _options.KeptBy("registry", "limits")
 
     # -- namespaces (the registry's) ------------------------------------------------
 

@@ -21,6 +21,7 @@ __all__ = [
     "limit",
     "main_host_matcher",
     "metrics",
+    "rate",
     "seconds",
     "serializer_is_msgpack",
     "setup_timeout",
@@ -114,6 +115,17 @@ def limit(option: str, value: int | None) -> int | None:
     if value < 1:
         raise ValueError(f"{option}: must be at least 1, or None for no limit; not {value!r}")
     return value
+
+
+def rate(option: str, value: float | None) -> float | None:
+    """A rate: a number more than 0 a second, or ``None`` for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{option}: pass a number a second or None (no limit), not {value!r}")
+    if math.isnan(value) or value <= 0 or value == math.inf:
+        raise ValueError(f"{option}: must be more than 0 a second, or None; not {value!r}")
+    return float(value)
 
 
 def seconds(option: str, value: float | None) -> float:

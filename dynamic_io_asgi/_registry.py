@@ -141,6 +141,9 @@ class NamespaceRegistry:
     async def admit(self, session: Session, name: str) -> dict[str, Any] | None:
         """Decide a client's CONNECT to ``name`` (as the client wrote it): ``None`` to
         let it through, or the error args of its CONNECT_ERROR."""
+        delay = self.limits.wait(session, time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)  # its turn (max_connects_per_second)
         try:
             if name.startswith("//"):
                 # Another host's name (or ours, spelt in full): never from a client.

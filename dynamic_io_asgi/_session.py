@@ -154,6 +154,7 @@ class Session:
         "outbound_fast",
         "max_payload",
         "admitted",
+        "connect_tokens",
         "_fast",
         "_skip",
         "_wire",
@@ -183,6 +184,8 @@ class Session:
         #: ``max_namespaces_per_session``: the (monotonic) time of each while it
         #: is on its way to the server, ``None`` once the server has it.
         self.admitted: dict[str, float | None] = {}
+        #: ``(tokens, when)`` of the session's bucket for ``max_connects_per_second``.
+        self.connect_tokens: tuple[float, float | None] = (0.0, None)
 
     # -- client to server ----------------------------------------------------------
     #

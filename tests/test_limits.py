@@ -98,4 +98,16 @@ def test_as_dict_names_the_options() -> None:
         "max_namespaces_per_session": None,
         "max_namespaces_per_host": None,
         "max_namespaces": 3,
+        "max_connects_per_second": None,
     }
+
+
+def test_connects_beyond_the_rate_wait_their_turn() -> None:
+    limits = Limits(Manager(), max_connects_per_second=10)
+    one = session()
+    waits = [limits.wait(one, 0.0) for _ in range(25)]
+    assert waits[:20] == [0.0] * 20  # a burst of twice the rate
+    assert waits[20:] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert limits.wait(one, 100.0) == 0.0  # refilled, up to the burst
+    assert limits.wait(session(), 0.0) == 0.0  # another session has its own bucket
+    assert Limits(Manager()).wait(one, 0.0) == 0.0  # no limit
