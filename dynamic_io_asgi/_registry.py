@@ -35,6 +35,8 @@ logger = logging.getLogger("dynamic_io_asgi")
 
 #: How long an async ``on_retire`` callback may run before retirement goes on without it.
 ON_RETIRE_TIMEOUT = 10.0
+#: Static names remembered for the status page (the application's own: a few).
+_MAX_STATICS = 10_000
 
 
 class NamespaceRegistry:
@@ -71,6 +73,10 @@ class NamespaceRegistry:
         #: The retirement task and its deadline queue.
         self.scheduler = RetirementScheduler(self._occupied, self._settled, self._start_retiring)
         self._namespaces: dict[str, DynamicNamespace] = {}
+        # The same by host, for views of one host (the status page's).
+        self._by_host: dict[str | None, dict[str, DynamicNamespace]] = {}
+        #: Full names of static namespaces that clients reached.
+        self.statics: set[str] = set()
         self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
         # CONNECTs waiting for a namespace to be created, by full name.
         self._admitting: dict[str, int] = {}
@@ -109,6 +115,25 @@ class NamespaceRegistry:
             if self._is_main(host):
                 host = None
         return await self._ensure(name, host, auto=False)
+
+    def of_host(self, host: str | None) -> dict[str, DynamicNamespace]:
+        """The live namespace objects of ``host`` by full name (not a copy: don't change it)."""
+        return self._by_host.get(host, {})
+
+    def hosts(self) -> list[str | None]:
+        """The hosts with a live namespace object."""
+        return list(self._by_host)
+
+    def _add(self, nsp: DynamicNamespace) -> None:
+        self._namespaces[nsp.fullname] = nsp
+        self._by_host.setdefault(nsp.host, {})[nsp.fullname] = nsp
+
+    def _remove(self, nsp: DynamicNamespace) -> None:
+        del self._namespaces[nsp.fullname]
+        of_host = self._by_host[nsp.host]
+        del of_host[nsp.fullname]
+        if not of_host:
+            del self._by_host[nsp.host]
 
     def _is_static(self, full: str) -> bool:
         """Whether the application registered ``full`` on the server itself.
@@ -162,6 +187,8 @@ class NamespaceRegistry:
         if nsp is None or nsp._retiring is not None:
             if full not in self._namespaces and self._passes_through(full):
                 self.limits.admitted(session, name)
+                if full not in self.statics and len(self.statics) < _MAX_STATICS:
+                    self.statics.add(full)
                 return
             # Until this CONNECT counts as in flight, it keeps the name occupied:
             # the new namespace must not retire before this task resumes.
@@ -231,7 +258,7 @@ class NamespaceRegistry:
     ) -> DynamicNamespace:
         if passes:
             nsp = DynamicNamespace(self, host, full, full_match(full), None, static=True)
-            self._namespaces[full] = nsp
+            self._add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
@@ -250,7 +277,7 @@ class NamespaceRegistry:
         if nsp._closed:  # setup called close(): the namespace never comes to be
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         nsp._install()
-        self._namespaces[full] = nsp
+        self._add(nsp)
         self.created += 1
         self.scheduler.watch(nsp)
         self.hooks.fire("create", nsp)
@@ -324,7 +351,7 @@ class NamespaceRegistry:
             nsp._uninstall()
             nsp._closed = True
             if self._namespaces.get(nsp.fullname) is nsp:
-                del self._namespaces[nsp.fullname]
+                self._remove(nsp)
             self.limits.count(nsp.host, -1)
             self.retired += 1
             idle_since = nsp.clock.idle_since

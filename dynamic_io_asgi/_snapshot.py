@@ -94,11 +94,11 @@ def snapshot(
     """
     registry = middleware.registry
     now = time.time()
-    rooms = middleware.sio.manager.rooms
     on_servers = _on_servers(servers)
-    entries = _entries(middleware, host, None if servers is None else on_servers)
-    sockets = sum(len(rooms.get(full, {}).get(None, ())) for _, full, _ in entries)
-    shown, matching, number, pages = _page(entries, view)
+    shown, matching, number, pages, in_view = _select(
+        middleware, host, view, None if servers is None else on_servers
+    )
+    sockets = _socket_count(middleware, host)
     rows = _rows(middleware, shown, host, on_servers if servers is not None else None, now)
     per_host = registry.limits.max_namespaces_per_host
     hosts = sorted({row["host"] for row in rows}, key=lambda name: (name is not None, name or ""))
@@ -108,7 +108,7 @@ def snapshot(
         "generated_at": round(now, 3),
         "totals": {
             "engineio_sessions": _sessions(middleware, host),
-            "namespaces": len(entries),
+            "namespaces": in_view,
             "sockets": sockets,
             "created": registry.created,
             "retired": registry.retired,
@@ -133,6 +133,17 @@ def snapshot(
     if servers is not None:
         status["servers"] = [_server(summary) for summary in servers]
     return status
+
+
+def _socket_count(middleware: StatusSource, host: str | None) -> int:
+    """The sockets in view of ``host``: all of them for the main host."""
+    rooms, registry = middleware.sio.manager.rooms, middleware.registry
+    if host is None:
+        return sum(len(table.get(None, ())) for table in list(rooms.values()))
+    statics = [full for full in registry.statics if split_fullname(full)[1] == host]
+    return sum(
+        len(rooms.get(full, {}).get(None, ())) for full in [*registry.of_host(host), *statics]
+    )
 
 
 def _on_servers(servers: list[dict[str, Any]] | None) -> dict[str, dict[str, int]]:
@@ -185,45 +196,110 @@ def _server(summary: dict[str, Any]) -> dict[str, Any]:
 Entry = tuple[tuple[bool, str, str], str, Any]
 
 
-def _entries(
-    middleware: StatusSource, host: str | None, on_servers: dict[str, dict[str, int]] | None
+def _select(
+    middleware: StatusSource,
+    host: str | None,
+    view: View,
+    on_servers: dict[str, dict[str, int]] | None,
+) -> tuple[list[Entry], int, int, int, int]:
+    """The page of namespaces ``view`` asks for in the view of ``host``, sorted; and how
+    many are in view, how many matched the filters, the page's number and the number
+    of pages.
+
+    In view: the namespace objects, the static namespaces that clients reached
+    (handlers registered on the server directly) while they have sockets, and with
+    ``on_servers`` those that only other processes have. The cost is that of the
+    hosts and of the namespaces of the hosts on the page (or, with ``?q=``, a scan
+    of the names), not a sort of everything."""
+    registry = middleware.registry
+    extra = _others(middleware, on_servers)
+    if host is not None:  # a tenant sees its own host (and ?host= can only narrow that)
+        wanted: list[str | None] = [host] if view.host in (None, host) else []
+    elif view.host is not None:
+        wanted = [view.host or None]  # "" is the main host
+    else:
+        wanted = sorted({*registry.hosts(), *extra}, key=_host_key)
+    if host is None:
+        in_view = len(registry.namespaces) + sum(map(len, extra.values()))
+    else:
+        in_view = len(registry.of_host(host)) + len(extra.get(host, ()))
+    if view.search:
+        entries = [
+            entry
+            for one in wanted
+            for entry in _host_entries(registry, one, host, extra, view.search)
+        ]
+        entries.sort(key=_entry_key)
+        return (*_slice(len(entries), view, lambda start, end: entries[start:end]), in_view)
+    sizes = [len(registry.of_host(one)) + len(extra.get(one, ())) for one in wanted]
+
+    def cut(start: int, end: int) -> list[Entry]:
+        page: list[Entry] = []
+        offset = 0
+        for one, size in zip(wanted, sizes, strict=True):
+            if offset < end and offset + size > start:
+                entries = sorted(_host_entries(registry, one, host, extra), key=_entry_key)
+                page += entries[max(0, start - offset) : end - offset]
+            offset += size
+        return page
+
+    return (*_slice(sum(sizes), view, cut), in_view)
+
+
+def _slice(
+    matching: int, view: View, cut: Callable[[int, int], list[Entry]]
+) -> tuple[list[Entry], int, int, int]:
+    """``cut(start, end)`` of the page ``view`` asks for among ``matching`` entries; and
+    how many matched, the page's number and the number of pages."""
+    pages = max(1, -(-matching // view.per_page))
+    number = min(view.page, pages)
+    start = (number - 1) * view.per_page
+    return cut(start, start + view.per_page), matching, number, pages
+
+
+def _host_key(host: str | None) -> tuple[bool, str]:
+    return host is not None, host or ""
+
+
+def _entry_key(entry: Entry) -> tuple[bool, str, str]:
+    return entry[0]
+
+
+def _host_entries(
+    registry: NamespaceRegistry,
+    one: str | None,
+    view_host: str | None,
+    extra: dict[str | None, list[tuple[str, Any]]],
+    search: str = "",
 ) -> list[Entry]:
-    """Every namespace in the view of ``host``, unsorted: the namespace objects, the
-    static namespaces that clients reached (handlers registered on the server
-    directly), and with ``on_servers`` those that only other processes have."""
-    namespaces = middleware.registry.namespaces
+    """The entries of host ``one``, unsorted, as seen from ``view_host`` (only those
+    whose shown name contains ``search``)."""
+    key_host = (one is not None, one or "")
     entries: list[Entry] = []
-    for full, nsp in namespaces.items():
-        if host is None or nsp.host == host:
-            name = full if host is None else nsp.name
-            entries.append(((nsp.host is not None, nsp.host or "", name), full, nsp))
-    seen = set(namespaces)
-    others: list[tuple[str, Any]] = [(full, None) for full in list(middleware.sio.manager.rooms)]
-    others += [(full, REMOTE) for full in on_servers or ()]
-    for full, what in others:
-        if full in seen or not isinstance(full, str):
-            continue
-        seen.add(full)
-        name, nsp_host = split_fullname(full)
-        if host is None or nsp_host == host:
-            shown = full if host is None else name
-            entries.append(((nsp_host is not None, nsp_host or "", shown), full, what))
+    for full, what in [*registry.of_host(one).items(), *extra.get(one, ())]:
+        shown = full if view_host is None else split_fullname(full)[0]
+        if search in shown:
+            entries.append(((*key_host, shown), full, what))
     return entries
 
 
-def _page(entries: list[Entry], view: View) -> tuple[list[Entry], int, int, int]:
-    """The entries of the page ``view`` asks for, sorted, after its filters; and how many
-    matched, the page's number and the number of pages."""
-    if view.host is not None:
-        wanted = view.host or None  # "" is the main host
-        entries = [entry for entry in entries if (entry[0][1] or None) == wanted]
-    if view.search:
-        entries = [entry for entry in entries if view.search in entry[0][2]]
-    pages = max(1, -(-len(entries) // view.per_page))
-    number = min(view.page, pages)
-    start = (number - 1) * view.per_page
-    page = sorted(entries, key=lambda entry: entry[0])[start : start + view.per_page]
-    return page, len(entries), number, pages
+def _others(
+    middleware: StatusSource, on_servers: dict[str, dict[str, int]] | None
+) -> dict[str | None, list[tuple[str, Any]]]:
+    """By host: the static namespaces with sockets, and those only other processes have."""
+    registry, rooms = middleware.registry, middleware.sio.manager.rooms
+    found: dict[str | None, list[tuple[str, Any]]] = {}
+    seen: set[str] = set()
+    candidates: list[tuple[str, Any]] = [
+        (full, None) for full in list(registry.statics) if rooms.get(full, {}).get(None)
+    ]
+    candidates += [(full, REMOTE) for full in on_servers or ()]
+    for full, what in candidates:
+        if full in seen or registry.of_host(split_fullname(full)[1]).get(full) is not None:
+            continue
+        seen.add(full)
+        found.setdefault(split_fullname(full)[1], []).append((full, what))
+    return found
 
 
 def _remote_namespace(
