@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import re
@@ -15,6 +14,7 @@ import socketio
 
 from ._retirement import IdleClock
 from ._session import session_of
+from ._signatures import accepts_auth, call, takes
 
 __all__ = ["DynamicNamespace", "NamespaceClosed"]
 
@@ -22,31 +22,6 @@ logger = logging.getLogger("dynamic_io_asgi")
 
 F = TypeVar("F", bound=Callable[..., Any])
 RetireCallback = Callable[["DynamicNamespace"], "Awaitable[None] | None"]
-
-
-def accepts_auth(handler: Callable[..., Any]) -> bool:
-    """Whether a connect handler takes ``(sid, environ, auth)`` rather than ``(sid, environ)``.
-
-    Decided once from the signature, so a ``TypeError`` raised *inside* a
-    handler is never mistaken for the wrong arity (python-socketio retries).
-    """
-    function, bound = handler, 0
-    if inspect.ismethod(function):
-        function, bound = function.__func__, 1
-    code = getattr(function, "__code__", None)
-    if code is not None and inspect.isfunction(function):
-        # The fast path for plain functions and methods: inspect.signature()
-        # costs ~10 µs, and setup callbacks register handlers for every namespace.
-        if code.co_flags & inspect.CO_VARARGS:
-            return True
-        return bool(code.co_argcount - bound >= 3)
-    try:
-        inspect.signature(handler).bind(None, None, None)
-    except TypeError:
-        return False
-    except ValueError:  # no signature available (some builtins)
-        return True
-    return True
 
 
 class Owner(Protocol):
@@ -66,35 +41,6 @@ class NamespaceClosed(RuntimeError):
 
     A later CONNECT to its name makes a new object: look it up again with
     ``app.namespaces`` or ``await app.of(name, host)``."""
-
-
-def _takes(handler: Callable[..., Any], count: int) -> bool:
-    """Whether ``handler`` can be called with ``count`` positional arguments."""
-    function, bound = handler, 0
-    if inspect.ismethod(function):
-        function, bound = function.__func__, 1
-    code = getattr(function, "__code__", None)
-    if code is not None and inspect.isfunction(function):
-        # The fast path, as in accepts_auth: no inspect.signature() per namespace.
-        required_keywords = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})
-        positional = code.co_argcount - bound
-        required = positional - len(function.__defaults__ or ())
-        takes_more = positional >= count or bool(code.co_flags & inspect.CO_VARARGS)
-        return required_keywords == 0 and required <= count and takes_more
-    try:
-        inspect.signature(handler).bind(*([None] * count))
-    except TypeError:
-        return False
-    except ValueError:  # no signature available (some builtins)
-        return True
-    return True
-
-
-async def _call(handler: Callable[..., Any], *args: Any) -> Any:
-    result = handler(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 class DynamicNamespace:
@@ -203,7 +149,7 @@ class DynamicNamespace:
                 self._connect_auth = accepts_auth(handler)
             elif event == "disconnect" and not self.static:
                 self._disconnect = handler
-                self._disconnect_reason = _takes(handler, 2)
+                self._disconnect_reason = takes(handler, 2)
             else:
                 self._handlers[event] = handler
             return handler
@@ -264,7 +210,7 @@ class DynamicNamespace:
         try:
             if self._connect is not None:
                 args = (sid, environ, auth) if self._connect_auth else (sid, environ)
-                return await _call(self._connect, *args)
+                return await call(self._connect, *args)
             if self._class_handler is not None:
                 handler = getattr(self._class_handler, "on_connect", None)
                 with_auth = handler is None or accepts_auth(handler)
@@ -287,7 +233,7 @@ class DynamicNamespace:
         try:
             if self._disconnect is not None:
                 args = (sid, reason) if self._disconnect_reason else (sid,)
-                await _call(self._disconnect, *args)
+                await call(self._disconnect, *args)
             elif self._class_handler is not None:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:

@@ -8,7 +8,6 @@ session as error args, which the session sends as CONNECT_ERROR.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import re
@@ -27,7 +26,7 @@ from ._namespace import DynamicNamespace
 from ._scheduler import RetirementScheduler
 from ._session import INVALID_NAMESPACE, Session
 from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, full_match, run_setup
-from ._tasks import cancelling, within
+from ._tasks import cancelling, run_logged
 
 __all__ = ["Hook", "NamespaceRegistry", "NamespaceRejected", "SetupCallback"]
 
@@ -77,7 +76,9 @@ class NamespaceRegistry:
         self._by_host: dict[str | None, dict[str, DynamicNamespace]] = {}
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
+        # Namespaces being created: the result others wait for, and the task creating it.
         self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
+        self._creators: dict[str, asyncio.Task[Any] | None] = {}
         # CONNECTs waiting for a namespace to be created, by full name.
         self._admitting: dict[str, int] = {}
         self._retiring_tasks: set[asyncio.Task[None]] = set()
@@ -229,29 +230,43 @@ class NamespaceRegistry:
                 return nsp
             await asyncio.shield(nsp._retiring)
         creating = self._creating.get(full)
-        if creating is None:
-            if passes is None:
-                passes = self._passes_through(full)
-            counted = not passes  # static ones are not counted
-            if counted:
-                if auto:  # a client's CONNECT, not server code's of()
-                    # Checked and counted with no await in between: concurrent first
-                    # CONNECTs to different names can't all slip under a limit.
-                    self.limits.check_new(host, full)
-                self.limits.count(host, 1)
-            creating = asyncio.ensure_future(self._create(name, host, full, auto, passes))
-            self._creating[full] = creating
-            creating.add_done_callback(lambda done: self._created(full, host, counted, done))
-        return await asyncio.shield(creating)
+        if creating is not None:  # another CONNECT is creating it: wait for that one
+            return await asyncio.shield(creating)
+        if passes is None:
+            passes = self._passes_through(full)
+        counted = not passes  # static ones are not counted
+        if counted:
+            if auto:  # a client's CONNECT, not server code's of()
+                # Checked and counted with no await in between: concurrent first
+                # CONNECTs to different names can't all slip under a limit.
+                self.limits.check_new(host, full)
+            self.limits.count(host, 1)
+        return await self._create_here(name, host, full, auto, passes, counted)
 
-    def _created(
-        self, full: str, host: str | None, counted: bool, done: asyncio.Future[DynamicNamespace]
-    ) -> None:
-        """A creation ended: forget it, and give its place back unless it made a
-        (non-static) namespace object."""
-        self._creating.pop(full, None)
-        if counted and (done.cancelled() or done.exception() is not None or done.result().static):
-            self.limits.count(host, -1)
+    async def _create_here(
+        self, name: str, host: str | None, full: str, auto: bool, passes: bool, counted: bool
+    ) -> DynamicNamespace:
+        """Create a namespace in the caller's task (a task of its own would cost a
+        third of a creation); later CONNECTs to the name wait for the result."""
+        creating = self._creating[full] = asyncio.get_running_loop().create_future()
+        self._creators[full] = asyncio.current_task()
+        made = False
+        try:
+            nsp = await self._create(name, host, full, auto, passes)
+            made = not nsp.static
+        except BaseException as exc:
+            if not isinstance(exc, NamespaceRejected):  # cancelled (shutdown), say
+                exc = NamespaceRejected(full, INVALID_NAMESPACE, "error")
+            creating.set_exception(exc)
+            creating.exception()  # retrieved, even with no one else waiting
+            raise
+        else:
+            creating.set_result(nsp)
+            return nsp
+        finally:
+            del self._creating[full], self._creators[full]
+            if counted and not made:
+                self.limits.count(host, -1)  # its place back
 
     async def _create(
         self, name: str, host: str | None, full: str, auto: bool, passes: bool
@@ -347,7 +362,9 @@ class NamespaceRegistry:
                 for sid in nsp.sockets:
                     await self.sio.disconnect(sid, namespace=nsp.fullname)
             for callback in nsp._retire_callbacks:
-                await _run_retire_callback(nsp, callback)
+                await run_logged(
+                    callback, nsp, ON_RETIRE_TIMEOUT, f"on_retire callback of {nsp.fullname}"
+                )
             nsp._uninstall()
             nsp._closed = True
             if self._namespaces.get(nsp.fullname) is nsp:
@@ -374,35 +391,17 @@ class NamespaceRegistry:
         """Stop the retirement task and any setup still running; see ``DynamicIO.aclose``."""
         tasks = [
             task
-            for task in (
-                self.scheduler.stop(),
-                *self._creating.values(),
-                *self._retiring_tasks,
-                *self.hooks.tasks,
-            )
+            for task in (self.scheduler.stop(), *self._retiring_tasks, *self.hooks.tasks)
             if task is not None
         ]
-        for task in tasks:
-            task.cancel()
+        creations = list(self._creating.values())
+        for task in [*tasks, *self._creators.values()]:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         for task in tasks:
             try:
                 await task
-            except (asyncio.CancelledError, NamespaceRejected):
+            except asyncio.CancelledError:
                 pass
-
-
-async def _run_retire_callback(nsp: DynamicNamespace, callback: Any) -> None:
-    """Run one ``on_retire`` callback: one that raises is logged, one that outlasts
-    ``ON_RETIRE_TIMEOUT`` is logged and left behind."""
-    try:
-        result = callback(nsp)
-        if inspect.isawaitable(result):
-            await within(result, ON_RETIRE_TIMEOUT)
-    except asyncio.TimeoutError:
-        logger.error(
-            "on_retire callback of %s took longer than %ss: retired without it",
-            nsp.fullname,
-            ON_RETIRE_TIMEOUT,
-        )
-    except (Exception, SystemExit):
-        logger.exception("on_retire callback of %s raised", nsp.fullname)
+        if creations:  # each ends as its task takes the cancellation
+            await asyncio.wait(creations, timeout=10)

@@ -16,7 +16,8 @@ import jinja2
 
 from ._asgi import Receive, Scope, Send, authorised, respond
 from ._hosts import BadHost
-from ._snapshot import StatusSource, View, snapshot
+from ._paging import View
+from ._snapshot import StatusSource, snapshot
 
 logger = logging.getLogger("dynamic_io_asgi")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["cancelling", "logged", "within"]
+__all__ = ["cancelling", "logged", "run_logged", "within"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -43,3 +44,16 @@ def cancelling() -> bool:
     if state is None:
         return True  # can't tell: take it as a cancellation
     return bool(state())
+
+
+async def run_logged(callback: Callable[[Any], Any], arg: Any, timeout: float, what: str) -> None:
+    """Run ``callback(arg)`` (sync or async): one that raises (even ``SystemExit``) is
+    logged, one that outlasts ``timeout`` seconds is logged and left behind."""
+    try:
+        result = callback(arg)
+        if inspect.isawaitable(result):
+            await within(result, timeout)
+    except asyncio.TimeoutError:
+        logger.error("%s took longer than %ss: went on without it", what, timeout)
+    except (Exception, SystemExit):
+        logger.exception("%s raised", what)

@@ -1,4 +1,4 @@
-"""How a namespace reads its handlers' signatures (``_namespace``): the fast paths on
+"""How a namespace reads its handlers' signatures (``_signatures``): the fast paths on
 code objects agree with ``inspect.signature`` for every kind of callable."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dynamic_io_asgi._namespace import _takes, accepts_auth
+from dynamic_io_asgi._signatures import accepts_auth, takes
 
 SIGNATURES = [
     "",
@@ -66,7 +66,7 @@ def _binds(handler: Callable[..., Any], count: int) -> bool:
 @pytest.mark.parametrize("count", range(5))
 def test_takes_agrees_with_inspect(count: int) -> None:
     for handler in _handlers():
-        assert _takes(handler, count) == _binds(handler, count), handler
+        assert takes(handler, count) == _binds(handler, count), handler
 
 
 def test_accepts_auth_agrees_with_inspect() -> None:

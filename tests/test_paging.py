@@ -1,4 +1,4 @@
-"""The status document's page selection (``_snapshot``): the indexed selection gives
+"""The status page's page selection (``_paging``): the indexed selection gives
 exactly the page that sorting every namespace in view would give."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from bidict import bidict
 
 from dynamic_io_asgi import DynamicIO
 from dynamic_io_asgi._hosts import split_fullname
-from dynamic_io_asgi._snapshot import REMOTE, View, _select
+from dynamic_io_asgi._paging import REMOTE, View, select
 
 HOSTS = [None, "a.test", "b.test", "zz.test"]
 
@@ -74,5 +74,5 @@ async def test_every_page_as_a_full_sort_gives_it(
         ["", "room-1", "a.test/", "x"],
     ):
         view = View(page=page, per_page=per_page, host=view_host, search=search)
-        got = _select(app, host, view, on_servers)
+        got = select(app.registry, app.sio.manager.rooms, host, view, on_servers)
         assert got == reference(app, host, view, on_servers), view
