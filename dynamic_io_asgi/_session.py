@@ -22,7 +22,16 @@ from typing import Any, NamedTuple, TypeVar
 from socketio.packet import Packet
 
 from . import _packets
-from ._packets import CONNECT, CONNECT_ERROR, text_to_server, to_client
+from ._packets import (
+    CONNECT,
+    CONNECT_ERROR,
+    b64,
+    decodes,
+    has_data,
+    is_utf8,
+    text_to_server,
+    to_client,
+)
 from ._spellings import InboundFast, OutboundFast, spellings
 
 __all__ = [
@@ -80,38 +89,6 @@ class Connect(NamedTuple):
 # Socket.IO types that never carry binary attachments, except CONNECT, which
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
-
-
-def _decodes(packet: str) -> bool:
-    """Whether python-socketio's text decoder reads ``packet`` without an error."""
-    try:
-        Packet(encoded_packet=packet)
-    except Exception:
-        return False
-    return True
-
-
-def _has_data(connect: str) -> bool:
-    """Whether anything (an ack id, auth data) follows a CONNECT's namespace: only
-    then can python-socketio's decoder fail on it."""
-    if connect == "0":
-        return False
-    if not connect.startswith("0/"):
-        return True
-    comma = connect.find(",")  # the end of the namespace
-    return comma != -1 and comma != len(connect) - 1
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _b64(data: bytes) -> str:
-    return "b" + base64.b64encode(data).decode()
 
 
 #: ``admit(session, client_namespace) -> error args or None``: decides a CONNECT.
@@ -227,8 +204,8 @@ class Session:
             if rewritten is None or rewritten is data:
                 return None if rewritten is None else packet
             if isinstance(rewritten, Connect):
-                return Connect(rewritten.namespace, _b64(rewritten.packet), rewritten.error)
-            return _b64(rewritten)
+                return Connect(rewritten.namespace, b64(rewritten.packet), rewritten.error)
+            return b64(rewritten)
         if kind and kind in "012356":
             return packet
         return None  # empty, or a type only int() would read (say, a non-ASCII digit)
@@ -244,7 +221,7 @@ class Session:
             body.startswith(names.inbound_starts_bytes)
             and body[3:4] != b"/"
             and body.find(b"\x1e") < 0
-            and (body.isascii() or _is_utf8(body))
+            and (body.isascii() or is_utf8(body))
         ):
             prefix = names.server_prefix_bytes
             return body.replace(b"/", prefix, 1) if prefix else body
@@ -273,7 +250,7 @@ class Session:
             packet_type, namespace, rewritten = text_to_server(packet, self.prefix)
         except ValueError:
             return None  # the server would not decode it either
-        if packet_type == CONNECT and _has_data(packet) and not _decodes(packet):
+        if packet_type == CONNECT and has_data(packet) and not decodes(packet):
             # A CONNECT the server could not read (say, broken auth JSON) would
             # hold its namespace as "connecting" for a while: drop it here.
             return None

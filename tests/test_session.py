@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._packets import parse_header
-from dynamic_io_asgi._session import Connect, Session, Wire, _decodes, _has_data
+from dynamic_io_asgi._packets import decodes, has_data, parse_header
+from dynamic_io_asgi._session import Connect, Session, Wire
 from dynamic_io_asgi._websocket import ws_receive, ws_send
 
 
@@ -234,5 +234,5 @@ def test_a_connect_without_data_always_decodes(packet: str) -> None:
         parse_header(packet)
     except ValueError:
         return
-    if not _has_data(packet):
-        assert _decodes(packet), packet
+    if not has_data(packet):
+        assert decodes(packet), packet
