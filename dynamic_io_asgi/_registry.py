@@ -20,6 +20,7 @@ from bidict import bidict
 
 from ._hooks import Hook, Hooks
 from ._hosts import fullname, normalize_host, split_fullname
+from ._index import NamespaceIndex
 from ._limits import Limits
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
@@ -71,9 +72,7 @@ class NamespaceRegistry:
         self.hooks = Hooks()
         #: The retirement task and its deadline queue.
         self.scheduler = RetirementScheduler(self._occupied, self._settled, self._start_retiring)
-        self._namespaces: dict[str, DynamicNamespace] = {}
-        # The same by host, for views of one host (the status page's).
-        self._by_host: dict[str | None, dict[str, DynamicNamespace]] = {}
+        self._namespaces = NamespaceIndex()
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
         # Namespaces being created: the result others wait for, and the task creating it.
@@ -118,23 +117,12 @@ class NamespaceRegistry:
         return await self._ensure(name, host, auto=False)
 
     def of_host(self, host: str | None) -> dict[str, DynamicNamespace]:
-        """The live namespace objects of ``host`` by full name (not a copy: don't change it)."""
-        return self._by_host.get(host, {})
+        """The live namespace objects of ``host`` by full name (not a copy)."""
+        return self._namespaces.of_host(host)
 
     def hosts(self) -> list[str | None]:
         """The hosts with a live namespace object."""
-        return list(self._by_host)
-
-    def _add(self, nsp: DynamicNamespace) -> None:
-        self._namespaces[nsp.fullname] = nsp
-        self._by_host.setdefault(nsp.host, {})[nsp.fullname] = nsp
-
-    def _remove(self, nsp: DynamicNamespace) -> None:
-        del self._namespaces[nsp.fullname]
-        of_host = self._by_host[nsp.host]
-        del of_host[nsp.fullname]
-        if not of_host:
-            del self._by_host[nsp.host]
+        return self._namespaces.hosts()
 
     def _is_static(self, full: str) -> bool:
         """Whether the application registered ``full`` on the server itself.
@@ -273,7 +261,7 @@ class NamespaceRegistry:
     ) -> DynamicNamespace:
         if passes:
             nsp = DynamicNamespace(self, host, full, full_match(full), None, static=True)
-            self._add(nsp)
+            self._namespaces.add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
@@ -292,7 +280,7 @@ class NamespaceRegistry:
         if nsp._closed:  # setup called close(): the namespace never comes to be
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         nsp._install()
-        self._add(nsp)
+        self._namespaces.add(nsp)
         self.created += 1
         self.scheduler.watch(nsp)
         self.hooks.fire("create", nsp)
@@ -368,7 +356,7 @@ class NamespaceRegistry:
             nsp._uninstall()
             nsp._closed = True
             if self._namespaces.get(nsp.fullname) is nsp:
-                self._remove(nsp)
+                self._namespaces.remove(nsp)
             self.limits.count(nsp.host, -1)
             self.retired += 1
             idle_since = nsp.clock.idle_since
