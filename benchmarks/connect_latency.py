@@ -59,9 +59,15 @@ def make_app(variant: str) -> object:
         )
     if variant == "baseline":
         return socketio.ASGIApp(sio)
-    # metrics=True: the Prometheus endpoint, read once at the end for the
-    # retirement delays (it costs nothing until it is requested).
-    app = DynamicIO(socketio.ASGIApp(sio), host="main.test", metrics=True)
+    # A session makes PER_SESSION CONNECTs: the per-session limit (128 by
+    # default) is raised to that. metrics=True: the Prometheus endpoint, read
+    # once at the end for the retirement delays (it costs nothing until requested).
+    app = DynamicIO(
+        socketio.ASGIApp(sio),
+        host="main.test",
+        max_namespaces_per_session=PER_SESSION,
+        metrics=True,
+    )
 
     async def setup(nsp: Any, match: Any) -> bool:
         register_handlers(nsp.on)
