@@ -66,6 +66,7 @@ import json
 import math
 import os
 import resource
+import signal
 import sys
 import time
 import tracemalloc
@@ -341,20 +342,58 @@ def make_app(spec: str) -> object:
 # -- the client side -------------------------------------------------------------------
 
 
+#: ``--profile-server PREFIX``: every server runs under cProfile, its stats in
+#: ``PREFIX.<section>.<variant>.<n>.prof`` (``benchmarks/profile_diff.py`` reads them).
+PROFILE: str | None = None
+#: ``--py-spy DIR``: every server is sampled by py-spy (``$PY_SPY`` or ``py-spy`` on
+#: the PATH), its collapsed stacks in ``DIR/<section>.<variant>.<n>.txt``.
+PY_SPY: str | None = None
+
+
 class Fleet:
     """The servers of a section: started here, stopped (and their CPU kept) at the end."""
 
-    def __init__(self) -> None:
+    started = 0
+
+    def __init__(self, section: str) -> None:
+        self.section = section
         self.running: list[ServerProcess] = []
+        self.spies: dict[int, asyncio.subprocess.Process] = {}
 
     async def start(self, variant: str, **config: Any) -> ServerProcess:
         spec = variant + " " + json.dumps(config)
-        server = await ServerProcess.start(os.path.abspath(__file__), spec)
+        extra = []
+        if PROFILE is not None:
+            Fleet.started += 1
+            path = f"{PROFILE}.{self.section}.{variant}.{Fleet.started}.prof"
+            extra = ["--profile-server", path]
+        server = await ServerProcess.start(os.path.abspath(__file__), spec, *extra)
         server.variant = variant
+        if PY_SPY is not None:
+            Fleet.started += 1
+            out = os.path.join(PY_SPY, f"{self.section}.{variant}.{Fleet.started}.txt")
+            self.spies[server.process.pid] = await asyncio.create_subprocess_exec(
+                os.environ.get("PY_SPY", "py-spy"),
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                out,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
         self.running.append(server)
         return server
 
     async def stop(self, server: ServerProcess) -> None:
+        spy = self.spies.pop(server.process.pid, None)
+        if spy is not None:  # SIGINT: py-spy writes what it sampled
+            spy.send_signal(signal.SIGINT)
+            await spy.wait()
         await server.stop()
         self.running.remove(server)
 
@@ -700,7 +739,7 @@ async def section_idle(
         flush=True,
     )
     load = Load()
-    fleet = Fleet()
+    fleet = Fleet("idle")
     section: dict[str, Any] = {"sizes": sizes, "hosts": len(host_names), "steps": []}
     try:
         dynamic = await fleet.start("dynamic", retirement=3600.0, record=True, status=True)
@@ -1002,7 +1041,7 @@ async def section_retire(args: argparse.Namespace, results: Results) -> None:
         flush=True,
     )
     load = Load()
-    fleet = Fleet()
+    fleet = Fleet("retire")
     rounds: list[dict[str, Any]] = []
     try:
         server = await fleet.start("dynamic", retirement=args.retirement, record=True)
@@ -1093,7 +1132,7 @@ async def memory_round(
         index += per_host
         for start in range(0, per_host, args.memory_per_session):
             plan.append((host, mine[start : start + args.memory_per_session]))
-    fleet = Fleet()
+    fleet = Fleet("memory")
     result: dict[str, Any] = {"length": length, "namespaces": count, "sessions": len(plan)}
     try:
         servers = {
@@ -1248,7 +1287,7 @@ async def section_rate(args: argparse.Namespace, results: Results) -> None:
         flush=True,
     )
     load = Load()
-    fleet = Fleet()
+    fleet = Fleet("rate")
     rounds: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
     try:
@@ -1403,6 +1442,9 @@ async def bench(args: argparse.Namespace) -> None:
     unknown = set(only) - set(SECTIONS)
     if unknown:
         raise SystemExit(f"--only: unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    global PROFILE, PY_SPY
+    PROFILE = args.profile_server
+    PY_SPY = args.py_spy
     print(f"# scale: {machine()}")
     print(f"# sections {', '.join(only)}; scale {args.scale:g}", flush=True)
     results = Results(args={k: v for k, v in vars(args).items() if k != "serve"})
@@ -1434,6 +1476,11 @@ async def bench(args: argparse.Namespace) -> None:
 def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS)}")
     options.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    options.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="sample every server with py-spy ($PY_SPY): collapsed stacks in DIR",
+    )
     options.add_argument(
         "--scale",
         type=float,
