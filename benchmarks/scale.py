@@ -1016,45 +1016,59 @@ async def retire_round(
     mode: str,
     round_number: int,
 ) -> dict[str, Any]:
-    """One retirement of ``--retire-namespaces`` at once: the creating sessions hold a
-    socket in each; T is set; they DISCONNECT (each namespace's disconnect handler
-    makes it due at T), then close once the server has every DISCONNECT; the server
-    settles; at T they retire."""
+    """One retirement of ``--retire-namespaces`` at once.
+
+    Sessions hold a socket in each namespace; T is set; they DISCONNECT (each
+    namespace's disconnect handler makes it due at T). ``quiet``: 1,000 sessions
+    (one per host) made them and close once the server has every DISCONNECT, so
+    only the probe's session is open at T. ``loaded``: the 2,000 other sessions
+    (two per host) made them, ten each beside a namespace of their own that they
+    stay in, and stay open. (Closing sessions while thousands of namespaces are
+    occupied costs python-socketio O(namespaces) per session, so no session
+    closes in a loaded round until the retirement is over: that is timed apart.)
+    """
     host_names = hosts(scaled(args, args.hosts))
     count = scaled(args, args.retire_namespaces)
-    per_host = count // len(host_names)
-    count = per_host * len(host_names)
-    others: list[Held] = []
-    result: dict[str, Any] = {"mode": mode, "namespaces": count}
-    baseline = 1  # the probe's session
+    result: dict[str, Any] = {"mode": mode}
     if mode == "loaded":
-        wanted = scaled(args, args.others)
-        plan = [(host_names[i % len(host_names)], [f"/stay{i}"]) for i in range(wanted)]
-        started = time.perf_counter()
-        others = await open_held(http, server, plan, args.workers * 2)
-        baseline += len(others)
-        print(f"    {len(others):,} other sessions open ({time.perf_counter() - started:.1f} s)")
-    result["others"] = len(others)
+        sessions = scaled(args, args.others)
+        per_session = max(1, count // sessions)
+        plan = [
+            (
+                host_names[i % len(host_names)],
+                [f"/stay{i}", *names(per_session, prefix=f"/r{round_number}_{i}_")],
+            )
+            for i in range(sessions)
+        ]
+        leaving_plan = [(host, wanted[1:]) for host, wanted in plan]
+    else:
+        per_host = max(1, count // len(host_names))
+        plan = [(host, names(per_host, prefix=f"/r{round_number}_")) for host in host_names]
+        leaving_plan = plan
+    count = sum(len(wanted) for _, wanted in leaving_plan)
+    result["namespaces"] = count
     await ask(http, server, "reset")
     before = await ask(http, server, "stats")
-    plan = [(host, names(per_host, prefix=f"/r{round_number}_")) for host in host_names]
     started = time.perf_counter()
-    creators = await open_held(http, server, plan, args.workers)
+    held = await open_held(http, server, plan, args.workers * (2 if mode == "loaded" else 1))
     created = time.perf_counter() - started
+    others = held if mode == "loaded" else []
+    result["others"] = len(others)
     leaving = time.monotonic()
     due = leaving + args.retire_lead
     await ask(http, server, "retire_at", t=repr(due))
     await asyncio.gather(
         *(
-            disconnect_all(held.client, wanted)
-            for held, (_, wanted) in zip(creators, plan, strict=True)
+            disconnect_all(session.client, wanted)
+            for session, (_, wanted) in zip(held, leaving_plan, strict=True)
         )
     )
     await wait_for(http, server, lambda s: s["record"]["waiting"] >= count, args.retire_lead)
     left = time.monotonic()
     await ask(http, server, "retire_at", t="none")
-    await close_held(creators)
-    await wait_for(http, server, lambda s: s["sockets"] <= baseline, args.retire_lead)
+    if mode == "quiet":
+        await close_held(held)
+        await wait_for(http, server, lambda s: s["sockets"] <= 1, args.retire_lead)
     closed = time.monotonic()
     stats = await wait_for(
         http,
@@ -1097,14 +1111,15 @@ async def retire_round(
         package_histogram=histogram,
     )
     quiet_for = (
-        "quiet throughout"
+        "no stall over 20 ms"
         if settled is None
-        else f"last 20 ms stall {due - settled:.1f} s before T"
+        else f"the last stall over 20 ms {due - settled:.1f} s before T"
     )
     print(
-        f"    {mode}: {count:,} namespaces; created in {created:.1f} s, DISCONNECTs handled in"
-        f" {left - leaving:.1f} s, sessions closed in {closed - left:.1f} s (probe worst"
-        f" {1e3 * result['probe_worst_leaving_s']:.0f} ms, server loop"
+        f"    {mode}: {count:,} namespaces from {len(held):,} sessions; created in"
+        f" {created:.1f} s, DISCONNECTs handled in {left - leaving:.1f} s"
+        + (f", sessions closed in {closed - left:.1f} s" if mode == "quiet" else "")
+        + f" (probe worst {1e3 * result['probe_worst_leaving_s']:.0f} ms, server loop"
         f" {1e3 * settling['max_s']:.0f} ms; {quiet_for}); at T: deadlines to"
         f" T+{record['last_deadline'] - due:.3f} s, gone T+{record['first_gone'] - due:.3f}"
         f" to T+{last - due:.3f} s; during it the probe's worst {1e3 * worst:.1f} ms"
@@ -1115,8 +1130,20 @@ async def retire_round(
         flush=True,
     )
     if others:
+        started_close = time.monotonic()
         await close_held(others)
-        await wait_for(http, server, lambda s: s["sockets"] <= 1, 60)
+        await wait_for(http, server, lambda s: s["sockets"] <= 1, 300)
+        ended = time.monotonic()
+        stall = await ask(http, server, "lag", start=repr(started_close), end=repr(ended))
+        result["others_close_s"] = ended - started_close
+        result["others_close_lag_s"] = stall["max_s"]
+        print(
+            f"    then closing the {len(others):,} other sessions took"
+            f" {ended - started_close:.1f} s (server loop's longest stall"
+            f" {1e3 * stall['max_s']:.0f} ms: python-socketio visits every occupied"
+            " namespace for each session that closes)",
+            flush=True,
+        )
     return result
 
 
