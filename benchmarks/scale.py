@@ -208,8 +208,13 @@ class LagMonitor:
         return {
             "max_s": max(during, default=0.0),
             "over_20ms": sum(late > 0.020 for late in during),
+            # When the last stall over 20 ms that was over by ``end`` ended.
             "last_over_20ms": max(
-                (b + self.every + late for b, late in self.late if late > 0.020 and b <= end),
+                (
+                    b + self.every + late
+                    for b, late in self.late
+                    if late > 0.020 and b + self.every + late <= end
+                ),
                 default=None,
             ),
         }
