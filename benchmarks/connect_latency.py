@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from dynamic_io_asgi import DynamicIO
 
 PER_SESSION = 250
 GOAL = 1.2
+RETIREMENT = 10.0  # DynamicIO's default, which the wrapped server keeps
 
 
 def make_app(variant: str) -> object:
@@ -57,7 +59,15 @@ def make_app(variant: str) -> object:
         )
     if variant == "baseline":
         return socketio.ASGIApp(sio)
-    app = DynamicIO(socketio.ASGIApp(sio), host="main.test")
+    # A session makes PER_SESSION CONNECTs: the per-session limit (128 by
+    # default) is raised to that. metrics=True: the Prometheus endpoint, read
+    # once at the end for the retirement delays (it costs nothing until requested).
+    app = DynamicIO(
+        socketio.ASGIApp(sio),
+        host="main.test",
+        max_namespaces_per_session=PER_SESSION,
+        metrics=True,
+    )
 
     async def setup(nsp: Any, match: Any) -> bool:
         register_handlers(nsp.on)
@@ -127,6 +137,9 @@ async def bench(args: argparse.Namespace) -> None:
         for series in all_series:
             if series.client is not None:
                 await series.client.close()
+        retirement = None
+        if args.json:  # let the last namespaces retire, then read the delays
+            retirement = await retirement_delays(http, running["wrapped"].url)
     base = all_series[0].latencies
     rows = []
     for series in all_series:
@@ -145,6 +158,30 @@ async def bench(args: argparse.Namespace) -> None:
     dynamic = all_series[1].latencies
     ratio = median(dynamic) / median(base)
     quarter = len(dynamic) // 4
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(
+                {
+                    "machine": machine(),
+                    "samples": args.samples,
+                    "gap_s": args.gap,
+                    "series": [
+                        {
+                            "name": series.name,
+                            "median_us": median(series.latencies) * 1e6,
+                            "p99_us": percentile(series.latencies, 99) * 1e6,
+                        }
+                        for series in all_series
+                    ],
+                    "static_median_us": median(base) * 1e6,
+                    "dynamic_median_us": median(dynamic) * 1e6,
+                    "median_ratio": ratio,
+                    "p99_ratio": percentile(dynamic, 99) / percentile(base, 99),
+                    "retirement": retirement,
+                },
+                file,
+                indent=2,
+            )
     print(
         f"\ndynamic/static median ratio {ratio:.2f} (goal <= {GOAL}:"
         f" {'met' if ratio <= GOAL else 'MISSED'}); ran {elapsed:.1f} s."
@@ -154,10 +191,49 @@ async def bench(args: argparse.Namespace) -> None:
     )
 
 
+async def retirement_delays(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    """Once every namespace created has retired (30 s at most), how many retired
+    within ``max(0.1 s, 10 %)`` of the 10 s retirement: the wrapped server's
+    ``dynamicio_retirement_delay_seconds`` histogram (a delay measured from the
+    first check that saw each namespace empty)."""
+    bound = max(0.1, 0.1 * RETIREMENT)
+    deadline = time.monotonic() + RETIREMENT + 30
+    while True:
+        async with http.get(url + "/socket.io/metrics") as response:
+            text = await response.text()
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("dynamicio_"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        created = values["dynamicio_namespaces_created_total"]
+        retired = values["dynamicio_namespaces_retired_total"]
+        if retired >= created or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    return {
+        "created": int(created),
+        "retired": int(retired),
+        "bound_s": bound,
+        "within": int(values[f'dynamicio_retirement_delay_seconds_bucket{{le="{bound}"}}']),
+        "histogram": {
+            key.split('"')[1]: int(value)
+            for key, value in values.items()
+            if key.startswith("dynamicio_retirement_delay_seconds_bucket")
+        },
+    }
+
+
 def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--samples", type=int, default=10_000, help="CONNECTs per series")
     options.add_argument(
         "--gap", type=float, default=0.002, help="seconds of rest after each CONNECT"
+    )
+    options.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the figures to FILE, with the retirement delays of the dynamic"
+        " namespaces (waits for the last ones to retire)",
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "Scope",
     "Send",
     "header_name",
+    "lifespan_receive",
     "read_body",
     "read_query",
     "reject",
@@ -152,3 +153,21 @@ def _names(headers: list[Any]) -> list[bytes]:
         return names
     lowered = joined.lower().split(b"\n")
     return lowered if len(lowered) == len(names) else [name.lower() for name in names]
+
+
+def lifespan_receive(
+    receive: Receive, startup: Callable[[], None], shutdown: Callable[[], Awaitable[None]]
+) -> Receive:
+    """``receive`` for an app's lifespan, calling ``startup()`` when the server says
+    ``lifespan.startup`` and awaiting ``shutdown()`` at ``lifespan.shutdown`` (before
+    the app hears of each)."""
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            startup()
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown()
+        return message
+
+    return wrapped

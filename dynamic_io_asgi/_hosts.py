@@ -11,12 +11,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "BadHost",
     "normalize_host",
     "parse_networks",
     "peer_in_networks",
+    "raw_host",
     "split_fullname",
     "fullname",
 ]
@@ -153,3 +155,26 @@ def peer_in_networks(peer: str | None, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in networks)
+
+
+def raw_host(scope: Any, trusted_proxies: tuple[Network, ...]) -> str | None:
+    """The raw host an ASGI request names: its ``Host`` header, or the first
+    ``X-Forwarded-Host`` when the peer is one of ``trusted_proxies`` (see
+    :func:`parse_networks`); ``None`` when it names none. Raises :class:`BadHost`
+    for several Host headers or one that is not UTF-8."""
+    headers = scope.get("headers", ())
+    hosts = [value for key, value in headers if key.lower() == b"host"]
+    if len(hosts) > 1:
+        raise BadHost("several Host headers")
+    if trusted_proxies:
+        client = scope.get("client")
+        if client and peer_in_networks(client[0], trusted_proxies):
+            forwarded = [value for key, value in headers if key.lower() == b"x-forwarded-host"]
+            if forwarded:
+                hosts = [forwarded[0].split(b",")[0].strip()]
+    if not hosts:
+        return None
+    try:
+        return str(hosts[0].decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadHost("host is not UTF-8") from None

@@ -9,10 +9,12 @@ multi-tenant server has too many hosts for a label each.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-__all__ = ["Histogram", "MetricsCollector", "MetricsSource"]
+from ._asgi import Scope, Send, authorised, respond
+
+__all__ = ["Histogram", "MetricsCollector", "MetricsEndpoint", "MetricsSource"]
 
 #: Bucket bounds (seconds) of both histograms.
 BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -109,3 +111,30 @@ class MetricsCollector:
             yield core.HistogramMetricFamily(
                 name, documentation, buckets=histogram.buckets(), sum_value=histogram.total
             )
+
+
+class MetricsEndpoint:
+    """``<socketio_path>metrics``: the collector of one middleware in the Prometheus
+    text format, served while ``allowed`` (``metrics=``) says so."""
+
+    def __init__(self, source: MetricsSource, allowed: bool | Callable[[Scope], Any]) -> None:
+        import prometheus_client  # the optional extra (DynamicIO checked it is there)
+
+        self._client = prometheus_client
+        self.allowed = allowed
+        self.registry = prometheus_client.CollectorRegistry(auto_describe=False)
+        self.registry.register(MetricsCollector(source))
+        # respond() adds the charset that CONTENT_TYPE_LATEST ends with.
+        self._content_type = prometheus_client.CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+
+    async def serve(self, scope: Scope, send: Send) -> None:
+        """Answer a scrape: 404 unless authorised, 405 unless GET or HEAD."""
+        if not await authorised(self.allowed, scope, "metrics"):
+            await respond(send, 404, b"Not Found")
+            return
+        method = scope.get("method")
+        if method not in ("GET", "HEAD"):
+            await respond(send, 405, b"Method Not Allowed", extra=[(b"allow", b"GET, HEAD")])
+            return
+        body = self._client.generate_latest(self.registry)
+        await respond(send, 200, body, self._content_type, head=method == "HEAD")

@@ -5,49 +5,37 @@ status page; the namespace objects are kept by its :class:`._registry.NamespaceR
 
 from __future__ import annotations
 
-import math
-import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
-from socketio.packet import Packet
 
+from . import _options
 from ._admin import live_server_stats
-from ._asgi import Message, Receive, Scope, Send, authorised, read_query, reject, respond
+from ._asgi import Receive, Scope, Send, lifespan_receive, read_query, reject
 from ._cluster import cluster_for
 from ._compression import take_compression
-from ._hosts import BadHost, normalize_host, parse_networks, peer_in_networks
-from ._metrics import MetricsCollector
+from ._hooks import Hook
+from ._hosts import BadHost, normalize_host, parse_networks, raw_host
+from ._limits import Limits
+from ._longpoll import get
+from ._metrics import MetricsCollector, MetricsEndpoint
 from ._namespace import DynamicNamespace
-from ._polling import get, post, take_body_limit
-from ._registry import Hook, NamespaceRegistry, NamespaceRejected, SetupCallback
-from ._session import SESSION_KEY, Session
+from ._options import HostOption
+from ._polling import post, take_body_limit
+from ._registry import NamespaceRegistry
+from ._session import SESSION_KEY, Session, Wire
+from ._setup import NamespaceRejected, SetupCallback
 from ._status import StatusPage
 from ._websocket import ws_receive, ws_send
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
-HostOption = str | re.Pattern[str] | bool | Collection[str] | None
-
 #: ``resolve_host``'s default ``default``: raise.
 _RAISE: Any = object()
-
-
-class _Registry:
-    """An attribute of the middleware that is its registry's (``app.setup_timeout``)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        return getattr(instance.registry, self.name)
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        setattr(instance.registry, self.name, value)
 
 
 class DynamicIO:
@@ -83,6 +71,10 @@ class DynamicIO:
                                     have; ``None`` (default): no limit.
     :param max_namespaces: how many namespace objects the process may have;
                            ``None`` (default): no limit.
+    :param max_connects_per_second: how many CONNECTs one Engine.IO session may
+                                    send a second, on average, after a burst of
+                                    twice as many; faster ones wait their turn.
+                                    ``None``: no limit.
     :param metrics: serve Prometheus metrics at ``<socketio_path>metrics``:
                     ``False``, ``True`` or a callable ``(scope) -> bool`` (may be
                     async) that authorises each request; needs ``prometheus_client``.
@@ -108,109 +100,84 @@ class DynamicIO:
         max_namespaces_per_session: int | None = 128,
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
+        max_connects_per_second: float | None = 64,
         metrics: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
     ) -> None:
-        if isinstance(app, socketio.AsyncServer):
-            app = socketio.ASGIApp(app)
-        if not callable(app):
-            raise TypeError("app: pass an ASGI app (a socketio.ASGIApp) or a socketio.AsyncServer")
-        if sio is None:
-            sio = getattr(app, "engineio_server", None)
-            if not isinstance(sio, socketio.AsyncServer):
-                raise TypeError(
-                    "sio: app is not a socketio.ASGIApp; pass its socketio.AsyncServer as sio"
-                )
-        if not isinstance(sio, socketio.AsyncServer):
-            raise TypeError("sio: must be a socketio.AsyncServer")
-        if sio.async_mode != "asgi":
-            raise ValueError(f"sio: async_mode must be 'asgi', not {sio.async_mode!r}")
-        self.app = app
-        self.sio = sio
-        self._msgpack = _serializer_is_msgpack(sio.packet_class)
-
-        if socketio_path is not None and not isinstance(socketio_path, str):
-            raise TypeError(
-                f"socketio_path: pass a string such as '/socket.io/', not {socketio_path!r}"
-            )
-        path = socketio_path or getattr(app, "engineio_path", None) or "/socket.io/"
-        self.socketio_path = "/" + path.strip("/") + "/"
-        self._socketio_root = self.socketio_path[:-1]  # "/socket.io"
-        self.status_path = self.socketio_path + "status"
-        self._status_paths = (self.status_path, self.status_path + ".json")
-        self.metrics_path = self.socketio_path + "metrics"
-
-        self._is_main = _main_host_matcher(host)
+        self.app, self.sio = app, sio = _options.app_and_server(app, sio)
+        self._set_paths(_options.socketio_path(socketio_path, app))
+        self._is_main = _options.main_host_matcher(host)
         #: Whether no host is the main host (``host=True``): then a request must name one.
         self._no_main_host = host is True
         self.host = host
-        retirement = _seconds("retirement", retirement)
-        if setup_timeout is not None:
-            setup_timeout = _seconds("setup_timeout", setup_timeout)
-            if setup_timeout == 0:
-                raise ValueError(
-                    "setup_timeout: must be more than 0 seconds (0 would refuse every async"
-                    " setup); pass None for no limit"
-                )
+        limits = Limits(
+            sio.manager,
+            max_name_length=_options.limit("max_name_length", max_name_length),
+            max_namespaces_per_session=_options.limit(
+                "max_namespaces_per_session", max_namespaces_per_session
+            ),
+            max_namespaces_per_host=_options.limit(
+                "max_namespaces_per_host", max_namespaces_per_host
+            ),
+            max_namespaces=_options.limit("max_namespaces", max_namespaces),
+            max_connects_per_second=_options.rate(
+                "max_connects_per_second", max_connects_per_second
+            ),
+        )
         #: The namespace objects, their setup, limits and retirement.
         self.registry = NamespaceRegistry(
             sio,
-            retirement=retirement,
-            setup_timeout=setup_timeout,
+            retirement=_options.seconds("retirement", retirement),
+            setup_timeout=_options.setup_timeout(setup_timeout),
             is_main=self._is_main,
-            max_name_length=_limit("max_name_length", max_name_length),
-            max_namespaces_per_session=_limit(
-                "max_namespaces_per_session", max_namespaces_per_session
-            ),
-            max_namespaces_per_host=_limit("max_namespaces_per_host", max_namespaces_per_host),
-            max_namespaces=_limit("max_namespaces", max_namespaces),
+            limits=limits,
         )
-        if not (isinstance(public_status, bool) or callable(public_status)):
-            raise TypeError("public_status: pass True, False or a callable (scope) -> bool")
-        self.public_status = public_status
-        if not (isinstance(metrics, bool) or callable(metrics)):
-            raise TypeError("metrics: pass True, False or a callable (scope) -> bool")
-        if metrics:
-            try:
-                import prometheus_client  # noqa: F401
-            except ImportError:
-                raise ValueError(
-                    "metrics: needs prometheus_client (pip install 'dynamic-io-asgi[metrics]')"
-                ) from None
-        self.metrics = metrics
-        self._metrics_registry: Any = None  # a prometheus CollectorRegistry, once served
+        self.public_status = _options.switch("public_status", public_status)
+        self.metrics = _options.metrics(metrics)
         if get_host is not None and not callable(get_host):
             raise TypeError("get_host: pass a callable (scope) -> str | None")
         self._get_host = get_host or self.get_host
         self.trusted_proxies = parse_networks(trusted_proxies)
-        if templates is not None:
-            if not isinstance(templates, (str, os.PathLike)):
-                raise TypeError(f"templates: pass the path of a folder, not {templates!r}")
-            if not os.path.isdir(templates):
-                raise ValueError(f"templates: {os.fspath(templates)!r} is not an existing folder")
-        self.templates = templates
+        self.templates = _options.templates_folder(templates)
+        msgpack = _options.serializer_is_msgpack(sio.packet_class)
         self.started_at = time.time()
         #: The cluster view of the status page, with python-socketio's Redis manager.
         self.cluster = cluster_for(self)
         #: The status page (served while ``public_status`` says so).
-        self.status_page = StatusPage(self, templates)
-        # python-engineio would compress polling responses before they could be
-        # rewritten: the middleware takes compression over (docs/deployment/
-        # middleware.md) and compresses after the rewrite, with the server's
-        # settings. Last, so that a bad option leaves the server as it was.
+        self.status_page = StatusPage(self, self.templates)
+        self._metrics_endpoint: MetricsEndpoint | None = None  # made at the first scrape
+        # Last, so that a bad option leaves the server as it was: python-engineio
+        # would compress polling responses before they could be rewritten, so
+        # the middleware takes compression over (docs/deployment/middleware.md)
+        # and compresses after the rewrite, with the server's settings.
         self._compression = take_compression(sio.eio)
         #: The most bytes a client may send in one polling body or websocket
         #: message: the server's ``max_http_buffer_size``, taken over.
         self.max_payload = take_body_limit(sio.eio)
-        self._open_fix = (
-            f'"maxPayload":{sio.eio.max_http_buffer_size}',
-            f'"maxPayload":{self.max_payload}',
+        self._wire = Wire(
+            admit=self.registry.admit,
+            send=sio.eio.send,
+            packet_class=sio.packet_class,
+            msgpack=msgpack,
+            max_payload=self.max_payload,
+            open_fix=(
+                f'"maxPayload":{sio.eio.max_http_buffer_size}',
+                f'"maxPayload":{self.max_payload}',
+            ),
         )
 
-    setup_timeout = _Registry()
-    max_name_length = _Registry()
-    max_namespaces_per_session = _Registry()
-    max_namespaces_per_host = _Registry()
-    max_namespaces = _Registry()
+    def _set_paths(self, socketio_path: str) -> None:
+        self.socketio_path = socketio_path
+        self._socketio_root = socketio_path[:-1]  # "/socket.io"
+        self.status_path = socketio_path + "status"
+        self._status_paths = (self.status_path, self.status_path + ".json")
+        self.metrics_path = socketio_path + "metrics"
+
+    setup_timeout = _options.KeptBy("registry")
+    max_name_length = _options.KeptBy("registry", "limits")
+    max_namespaces_per_session = _options.KeptBy("registry", "limits")
+    max_namespaces_per_host = _options.KeptBy("registry", "limits")
+    max_namespaces = _options.KeptBy("registry", "limits")
+    max_connects_per_second = _options.KeptBy("registry", "limits")
 
     # -- namespaces (the registry's) ------------------------------------------------
 
@@ -252,19 +219,19 @@ class DynamicIO:
     def on_create(self, callback: Hook) -> Hook:
         """Call ``callback(nsp)`` (sync or async; a decorator) for every namespace created,
         once its setup succeeded and before the CONNECT that asked for it goes on."""
-        return self.registry.on_create(callback)
+        return self.registry.hooks.add("create", callback)
 
     def on_retire(self, callback: Hook) -> Hook:
         """Call ``callback(nsp)`` (sync or async; a decorator) for every namespace
         deleted, after its own ``on_retire`` callbacks."""
-        return self.registry.on_retire(callback)
+        return self.registry.hooks.add("retire", callback)
 
     def on_refuse(self, callback: Hook) -> Hook:
         """Call ``callback(fullname, host, reason)`` (sync or async; a decorator) for
         every CONNECT refused: ``reason`` is ``"invalid"``, ``"rejected"``, ``"error"``,
         ``"limit"`` or ``"timeout"``. A hook that raises is logged and changes nothing;
         an async one runs in a task of its own."""
-        return self.registry.on_refuse(callback)
+        return self.registry.hooks.add("refuse", callback)
 
     @property
     def created(self) -> int:
@@ -290,23 +257,7 @@ class DynamicIO:
         ``trusted_proxies``. The result is normalised and then matched against
         ``host``; ``None`` means the main host.
         """
-        hosts = [value for key, value in scope.get("headers", ()) if key.lower() == b"host"]
-        if len(hosts) > 1:
-            raise BadHost("several Host headers")
-        if self.trusted_proxies:
-            client = scope.get("client")
-            if client and peer_in_networks(client[0], self.trusted_proxies):
-                forwarded = [
-                    v for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-host"
-                ]
-                if forwarded:
-                    hosts = [forwarded[0].split(b",")[0].strip()]
-        if not hosts:
-            return None
-        try:
-            return str(hosts[0].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise BadHost("host is not UTF-8") from None
+        return raw_host(scope, self.trusted_proxies)
 
     def resolve_host(self, scope: Scope, default: Any = _RAISE) -> str | None:
         """The normalised host of a request, ``None`` for the main host.
@@ -338,7 +289,7 @@ class DynamicIO:
         # so the common case is a few dict lookups and one call into a transport.
         kind = scope["type"]
         if kind == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
+            await self.app(scope, lifespan_receive(receive, self._start_pubsub, self.aclose), send)
             return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
@@ -398,33 +349,10 @@ class DynamicIO:
         return MetricsCollector(self)
 
     async def _serve_metrics(self, scope: Scope, send: Send) -> None:
-        if not await authorised(self.metrics, scope, "metrics"):
-            await respond(send, 404, b"Not Found")
-            return
-        if scope.get("method") not in ("GET", "HEAD"):
-            await respond(send, 405, b"Method Not Allowed", extra=[(b"allow", b"GET, HEAD")])
-            return
-        import prometheus_client  # the optional extra, checked in __init__
-
-        if self._metrics_registry is None:
-            self._metrics_registry = prometheus_client.CollectorRegistry(auto_describe=False)
-            self._metrics_registry.register(self.metrics_collector())
-        body = prometheus_client.generate_latest(self._metrics_registry)
-        # respond() adds the charset that CONTENT_TYPE_LATEST ends with.
-        content_type = prometheus_client.CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
-        head = scope.get("method") == "HEAD"
-        await respond(send, 200, body, content_type, head=head)
-
-    def _lifespan_receive(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._start_pubsub()
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-            return message
-
-        return wrapped
+        if self._metrics_endpoint is None:
+            self._metrics_endpoint = MetricsEndpoint(self, self.metrics)
+        self._metrics_endpoint.allowed = self.metrics
+        await self._metrics_endpoint.serve(scope, send)
 
     def _start_pubsub(self) -> None:
         # A pub/sub manager subscribes on the first Engine.IO connection; until
@@ -455,81 +383,9 @@ class DynamicIO:
     def _unknown_session(self, sid: str) -> Session:
         # Not a session of ours (or one that is closing): Engine.IO answers for
         # itself, and no Socket.IO message passes either way.
-        session = self._new_session(None, known=False)
+        session = Session(None, self._wire, known=False)
         session.eio_sid = sid
         return session
 
-    def _new_session(self, host: str | None, *, known: bool = True) -> Session:
-        return Session(
-            host,
-            msgpack=self._msgpack,
-            admit=self.registry.admit,
-            refuse=self.registry.refuse,
-            known=known,
-            max_payload=self.max_payload,
-            open_fix=self._open_fix,
-        )
-
-
-def _serializer_is_msgpack(packet_class: type) -> bool:
-    if packet_class is Packet:
-        return False
-    try:
-        from socketio.msgpack_packet import MsgPackPacket
-    except ImportError:  # msgpack is not installed, so the class can't be it
-        MsgPackPacket = None  # noqa: N806
-    if MsgPackPacket is not None and issubclass(packet_class, MsgPackPacket):
-        return True
-    raise ValueError(
-        f"sio: serializer {packet_class.__name__} is not supported; use the default or 'msgpack'"
-    )
-
-
-def _main_host_matcher(host: HostOption) -> Callable[[str], bool]:
-    if host is None or host == "*":
-        return lambda name: True
-    if host is True:
-        return lambda name: False
-    if isinstance(host, re.Pattern):
-        return lambda name: host.search(name) is not None
-    if isinstance(host, str):
-        main = _main_host_name(host)
-        return lambda name: name == main
-    if isinstance(host, Collection) and not isinstance(host, (bytes, bytearray)):
-        if not host or not all(isinstance(name, str) for name in host):
-            raise TypeError(f"host: a collection of host names must hold strings, not {host!r}")
-        names = frozenset(_main_host_name(name) for name in host)
-        return names.__contains__
-    raise TypeError(
-        "host: pass None, '*', a host name, a collection of host names, a compiled regex"
-        f" or True, not {host!r}"
-    )
-
-
-def _main_host_name(host: str) -> str:
-    if "://" in host or host.startswith("/"):
-        raise ValueError(f"host: expected a host name such as 'example.com', not a URL: {host!r}")
-    try:
-        return normalize_host(host)
-    except BadHost as exc:
-        raise ValueError(f"host: {host!r} is not a host name ({exc})") from None
-
-
-def _limit(option: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option}: pass a whole number or None (no limit), not {value!r}")
-    if value < 1:
-        raise ValueError(f"{option}: must be at least 1, or None for no limit; not {value!r}")
-    return value
-
-
-def _seconds(option: str, value: float | None) -> float:
-    if value is None:
-        return math.inf
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{option}: pass a number of seconds or None, not {value!r}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"{option}: must be >= 0 seconds, not {value!r}")
-    return float(value)
+    def _new_session(self, host: str | None) -> Session:
+        return Session(host, self._wire)

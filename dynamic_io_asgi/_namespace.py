@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import re
@@ -13,7 +12,9 @@ from typing import Any, Protocol, TypeVar
 
 import socketio
 
+from ._retirement import IdleClock
 from ._session import session_of
+from ._signatures import accepts_auth, call, takes
 
 __all__ = ["DynamicNamespace", "NamespaceClosed"]
 
@@ -21,31 +22,6 @@ logger = logging.getLogger("dynamic_io_asgi")
 
 F = TypeVar("F", bound=Callable[..., Any])
 RetireCallback = Callable[["DynamicNamespace"], "Awaitable[None] | None"]
-
-
-def accepts_auth(handler: Callable[..., Any]) -> bool:
-    """Whether a connect handler takes ``(sid, environ, auth)`` rather than ``(sid, environ)``.
-
-    Decided once from the signature, so a ``TypeError`` raised *inside* a
-    handler is never mistaken for the wrong arity (python-socketio retries).
-    """
-    function, bound = handler, 0
-    if inspect.ismethod(function):
-        function, bound = function.__func__, 1
-    code = getattr(function, "__code__", None)
-    if code is not None and inspect.isfunction(function):
-        # The fast path for plain functions and methods: inspect.signature()
-        # costs ~10 µs, and setup callbacks register handlers for every namespace.
-        if code.co_flags & inspect.CO_VARARGS:
-            return True
-        return bool(code.co_argcount - bound >= 3)
-    try:
-        inspect.signature(handler).bind(None, None, None)
-    except TypeError:
-        return False
-    except ValueError:  # no signature available (some builtins)
-        return True
-    return True
 
 
 class Owner(Protocol):
@@ -67,24 +43,6 @@ class NamespaceClosed(RuntimeError):
     ``app.namespaces`` or ``await app.of(name, host)``."""
 
 
-def _takes(handler: Callable[..., Any], count: int) -> bool:
-    """Whether ``handler`` can be called with ``count`` positional arguments."""
-    try:
-        inspect.signature(handler).bind(*([None] * count))
-    except TypeError:
-        return False
-    except ValueError:  # no signature available (some builtins)
-        return True
-    return True
-
-
-async def _call(handler: Callable[..., Any], *args: Any) -> Any:
-    result = handler(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
 class DynamicNamespace:
     """One namespace of one host, as python-socketio knows it by :attr:`fullname`.
 
@@ -97,7 +55,6 @@ class DynamicNamespace:
     def __init__(
         self,
         server: Owner,
-        name: str,
         host: str | None,
         fullname: str,
         match: re.Match[str],
@@ -105,11 +62,10 @@ class DynamicNamespace:
         *,
         static: bool = False,
     ) -> None:
-        #: The name the client uses (``"/chat"``).
-        self.name = name
         #: The host this namespace belongs to; ``None`` on the main host.
         self.host = host
         #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
+        #: (The only copy of the name: :attr:`name` is cut from it when asked for.)
         self.fullname = fullname
         #: The ``re.Match`` of the setup pattern (for exact names too).
         self.match = match
@@ -126,17 +82,16 @@ class DynamicNamespace:
         self._disconnect: Callable[..., Any] | None = None
         self._disconnect_reason = True
         self._class_handler: socketio.AsyncNamespace | None = None
-        self._retire_callbacks: list[RetireCallback] = []
+        self._retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
         self._installed = False
-        # Retirement bookkeeping, read by _retirement.plan(); monotonic seconds.
-        self._inflight = 0
-        self._last_connect = -math.inf
-        self._idle_since: float | None = None
-        self._deadline: float | None = None  # its entry in the registry's deadline queue
+        #: Its idle clock, read by the retirement task.
+        self.clock = IdleClock()
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
-        # The Engine.IO sessions that ever connected here (None: unknown, so all).
-        self._eio_sids: set[str] | None = set()
+        # The Engine.IO sessions that ever connected here: "" for none, the sid of
+        # the only one (the common case, kept without a set), a set of them, or
+        # None for unknown (then all are visited at the end).
+        self._eio_sids: str | set[str] | None = ""
         self._closed = False  # retired or closed: no longer on the server
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
@@ -145,6 +100,12 @@ class DynamicNamespace:
 
     def __repr__(self) -> str:
         return f"<DynamicNamespace {self.fullname!r}>"
+
+    @property
+    def name(self) -> str:
+        """The name the client uses (``"/chat"``)."""
+        host = self.host
+        return self.fullname if host is None else self.fullname[len(host) + 2 :]
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -188,7 +149,7 @@ class DynamicNamespace:
                 self._connect_auth = accepts_auth(handler)
             elif event == "disconnect" and not self.static:
                 self._disconnect = handler
-                self._disconnect_reason = _takes(handler, 2)
+                self._disconnect_reason = takes(handler, 2)
             else:
                 self._handlers[event] = handler
             return handler
@@ -225,6 +186,8 @@ class DynamicNamespace:
 
     def on_retire(self, callback: RetireCallback) -> RetireCallback:
         """Run ``callback(nsp)`` (sync or async) once, when this namespace is deleted."""
+        if isinstance(self._retire_callbacks, tuple):
+            self._retire_callbacks = []
         self._retire_callbacks.append(callback)
         return callback
 
@@ -232,24 +195,22 @@ class DynamicNamespace:
         # Installed as the server's connect handler for fullname: the server
         # calls it after pre_connect, so from here on the socket is visible in
         # manager.rooms and the namespace counts as occupied.
-        if self._inflight:
-            self._inflight -= 1
+        self.clock.arrived()
         session = session_of(environ)
         if session is None:
             self._eio_sids = None  # not a session of ours: walk them all at the end
         else:
-            if self.name in session.admitted:
-                session.admitted[self.name] = None  # it reached the server
-            eio_sids = self._eio_sids
-            if eio_sids is not None and session.eio_sid is not None:
-                eio_sids.add(session.eio_sid)
-                sockets = self.sio.eio.sockets
-                if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
-                    self._eio_sids = {eio_sid for eio_sid in eio_sids if eio_sid in sockets}
+            admitted = session.admitted
+            if admitted:
+                name = self.name
+                if name in admitted:
+                    admitted[name] = None  # it reached the server
+            if session.eio_sid is not None:
+                self._connected_from(session.eio_sid)
         try:
             if self._connect is not None:
                 args = (sid, environ, auth) if self._connect_auth else (sid, environ)
-                return await _call(self._connect, *args)
+                return await call(self._connect, *args)
             if self._class_handler is not None:
                 handler = getattr(self._class_handler, "on_connect", None)
                 with_auth = handler is None or accepts_auth(handler)
@@ -272,11 +233,26 @@ class DynamicNamespace:
         try:
             if self._disconnect is not None:
                 args = (sid, reason) if self._disconnect_reason else (sid,)
-                await _call(self._disconnect, *args)
+                await call(self._disconnect, *args)
             elif self._class_handler is not None:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:
             logger.exception("disconnect handler of %s raised", self.fullname)
+
+    def _connected_from(self, eio_sid: str) -> None:
+        """Remember an Engine.IO session that connected here (it may hold session data)."""
+        eio_sids = self._eio_sids
+        if eio_sids is None or eio_sids == eio_sid:
+            return
+        if eio_sids == "":
+            self._eio_sids = eio_sid
+            return
+        if isinstance(eio_sids, str):
+            eio_sids = self._eio_sids = {eio_sids}
+        eio_sids.add(eio_sid)
+        sockets = self.sio.eio.sockets
+        if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
+            self._eio_sids = {known for known in eio_sids if known in sockets}
 
     def _install(self) -> None:
         self.sio.handlers[self.fullname] = self._handlers
@@ -294,14 +270,19 @@ class DynamicNamespace:
         # python-socketio keeps get_session()/save_session() data in the
         # Engine.IO socket until the whole connection closes: only the sessions
         # that ever connected here can hold some, so only they are visited.
+        table = sio.manager.rooms.get(self.fullname)
+        if table is not None and not any(table.values()):
+            del sio.manager.rooms[self.fullname]  # one the registry put there for a CONNECT
         sockets = sio.eio.sockets
-        if self._eio_sids is None:
+        eio_sids = self._eio_sids
+        if eio_sids is None:
             held = list(sockets.values())
         else:
-            held = [sockets[eio_sid] for eio_sid in self._eio_sids if eio_sid in sockets]
+            known = (eio_sids,) if isinstance(eio_sids, str) else eio_sids
+            held = [sockets[eio_sid] for eio_sid in known if eio_sid in sockets]
         for eio_socket in held:
             eio_socket.session.pop(self.fullname, None)
-        self._eio_sids = set()
+        self._eio_sids = ""
         self._installed = False
 
     @property

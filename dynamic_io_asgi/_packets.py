@@ -19,6 +19,10 @@ map ``{"type", "data", "nsp"[, "id"]}``; there the ``nsp`` value is rewritten.
 
 from __future__ import annotations
 
+import base64
+
+from socketio.packet import Packet
+
 __all__ = [
     "CONNECT",
     "CONNECT_ERROR",
@@ -27,9 +31,14 @@ __all__ = [
     "parse_header",
     "client_namespace",
     "to_server",
+    "text_to_server",
     "to_client",
     "msgpack_to_server",
     "msgpack_to_client",
+    "b64",
+    "decodes",
+    "has_data",
+    "is_utf8",
 ]
 
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
@@ -71,6 +80,18 @@ def to_server(packet: str, start: int, end: int, prefix: str) -> str:
     if start == end:
         return packet[:start] + prefix + "/," + packet[start:]
     return packet[:start] + prefix + packet[start:]
+
+
+def text_to_server(packet: str, prefix: str | None) -> tuple[int, str, str]:
+    """Read a text client packet: ``(type, client namespace, server packet)``.
+
+    Raises ``ValueError`` where :func:`parse_header` does. On the main host
+    (``prefix`` ``None``) the packet is kept as it is."""
+    packet_type, _, start, end = parse_header(packet)
+    namespace = client_namespace(packet, start, end)
+    if prefix is None:
+        return packet_type, namespace, packet
+    return packet_type, namespace, to_server(packet, start, end, prefix)
 
 
 def to_client(packet: str, prefix: str | None) -> tuple[str | None, int]:
@@ -176,3 +197,37 @@ def _with_nsp(packet: bytes, nsp: str) -> bytes:
         # Several "nsp" keys (the decoder keeps the last), or bytes after the map.
         raise ValueError("bad msgpack packet: not one map with one nsp")
     return b"".join(parts)
+
+
+def decodes(packet: str) -> bool:
+    """Whether python-socketio's text decoder reads ``packet`` without an error."""
+    try:
+        Packet(encoded_packet=packet)
+    except Exception:
+        return False
+    return True
+
+
+def has_data(connect: str) -> bool:
+    """Whether anything (an ack id, auth data) follows a CONNECT's namespace: only
+    then can python-socketio's decoder fail on it."""
+    if connect == "0":
+        return False
+    if not connect.startswith("0/"):
+        return True
+    comma = connect.find(",")  # the end of the namespace
+    return comma != -1 and comma != len(connect) - 1
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def b64(data: bytes) -> str:
+    """A binary message as a polling payload packet: ``b`` + base64."""
+    return "b" + base64.b64encode(data).decode()

@@ -1,10 +1,9 @@
-"""The polling transport: a session's POST bodies and long-poll responses, rewritten.
+"""The polling transport's POST side: a session's POST bodies, rewritten.
 
 A POST body is read (within the client's limit), its packets rewritten and
-replayed to the server with a fixed ``Content-Length``; a GET's 200 response is
-held back until its payload is rewritten, and compressed here if the server
-would have compressed it. The common POST and GET take bytes fast paths and
-cost no coroutine of their own.
+replayed to the server with a fixed ``Content-Length``. The common POST takes a
+bytes fast path and costs no coroutine of its own. (The GET side is
+:mod:`._longpoll`.)
 """
 
 from __future__ import annotations
@@ -16,11 +15,10 @@ from typing import Any
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send, header_name, read_body, reject, without
-from ._compression import COMPRESS, DECOMPRESS, compress, content_encoding
+from ._asgi import ASGIApp, Message, Receive, Scope, Send, read_body, reject, without
 from ._session import Connect, Session
 
-__all__ = ["get", "max_packets", "post", "rewrite_payload", "take_body_limit"]
+__all__ = ["max_packets", "post", "take_body_limit"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -144,16 +142,9 @@ async def _post(
     packets, a CONNECT to decide, packets to drop, or the client's CLOSE."""
     limit = session.max_payload or sio.eio.max_http_buffer_size
     body = await read_body(message, receive, limit)
-    if body is None:
-        await reject(scope, receive, send, "Payload too large", status=413)
-        return
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        await reject(scope, receive, send, "Body is not UTF-8")
-        return
-    if text[:2] == "d=":
-        await reject(scope, receive, send, "JSONP is not supported")
+    text, refusal = _read_text(body)
+    if body is None or text is None:
+        await reject(scope, receive, send, refusal, status=413 if body is None else 400)
         return
     if text.count("\x1e") >= max_packets():
         # More packets than python-engineio reads: it counts them before it
@@ -163,6 +154,46 @@ async def _post(
         await app(scope, _Replay(_body_message(body), receive).receive, send)
         return
     packets = text.split("\x1e") if text else []
+    kept, closing, waited = await _rewritten(session, packets)
+    if kept != packets:
+        body = "\x1e".join(kept).encode("utf-8")
+        if len(body) > sio.eio.max_http_buffer_size:
+            # Only a limit changed since the middleware took it over can do
+            # this; python-engineio would close the session and hold the POST.
+            await reject(scope, receive, send, "Payload too large", status=413)
+            return
+        scope = _with_new_content_length(scope, len(body))
+    if waited and _closed_meanwhile(sio, session):
+        # The session closed while a CONNECT waited for its setup (the
+        # client's CLOSE, say): python-engineio would raise on this POST.
+        await reject(scope, receive, send, "Session is closed")
+        return
+    eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
+    await app(scope, _Replay(_body_message(body), receive).receive, send)
+    if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
+        # A client that sent CLOSE still has a long-poll GET pending, which
+        # python-engineio leaves waiting for ping_interval + ping_timeout
+        # (it holds the client's disconnect and the server's shutdown):
+        # answer it now with a NOOP, as the JS engine.io server does.
+        eio_socket.queue.put_nowait(_NOOP)
+
+
+def _read_text(body: bytes | None) -> tuple[str | None, str]:
+    """The text of a POST body, or ``None`` and why it is refused."""
+    if body is None:
+        return None, "Payload too large"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "Body is not UTF-8"
+    if text[:2] == "d=":
+        return None, "JSONP is not supported"
+    return text, ""
+
+
+async def _rewritten(session: Session, packets: list[str]) -> tuple[list[str], bool, bool]:
+    """The packets of a payload that go on to the server, rewritten; whether one is
+    CLOSE; whether a CONNECT was decided (which may have waited for a setup)."""
     kept: list[str] = []
     closing = waited = False
     for packet in packets:
@@ -175,30 +206,14 @@ async def _post(
         if rewritten is not None:
             kept.append(rewritten)
             closing = closing or rewritten[:1] == "1"
-    if kept != packets:
-        body = "\x1e".join(kept).encode("utf-8")
-        if len(body) > sio.eio.max_http_buffer_size:
-            # Only a limit changed since the middleware took it over can do
-            # this; python-engineio would close the session and hold the POST.
-            await reject(scope, receive, send, "Payload too large", status=413)
-            return
-        scope = _with_new_content_length(scope, len(body))
-    if waited and session.eio_sid is not None:
-        current = sio.eio.sockets.get(session.eio_sid)
-        if current is None or current.closed:
-            # The session closed while a CONNECT waited for its setup (the
-            # client's CLOSE, say): python-engineio would raise on this POST.
-            await reject(scope, receive, send, "Session is closed")
-            return
-    replay = _Replay(_body_message(body), receive).receive
-    eio_socket = sio.eio.sockets.get(session.eio_sid) if closing and session.eio_sid else None
-    await app(scope, replay, send)
-    if eio_socket is not None and eio_socket.closed and not eio_socket.upgraded:
-        # A client that sent CLOSE still has a long-poll GET pending, which
-        # python-engineio leaves waiting for ping_interval + ping_timeout
-        # (it holds the client's disconnect and the server's shutdown):
-        # answer it now with a NOOP, as the JS engine.io server does.
-        eio_socket.queue.put_nowait(_NOOP)
+    return kept, closing, waited
+
+
+def _closed_meanwhile(sio: Any, session: Session) -> bool:
+    if session.eio_sid is None:
+        return False
+    current = sio.eio.sockets.get(session.eio_sid)
+    return current is None or bool(current.closed)
 
 
 def _body_message(body: bytes) -> Message:
@@ -233,159 +248,3 @@ def _with_new_content_length(scope: Scope, length: int) -> Scope:
     headers, _ = without(scope["headers"], b"content-length")
     headers.append((b"content-length", b"%d" % length))
     return {**scope, "headers": headers}
-
-
-def get(
-    app: ASGIApp,
-    sio: Any,
-    session: Session,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    compression: bool,
-) -> Awaitable[None]:
-    """A polling GET: the server's packets, rewritten, and compressed here if
-    ``compression`` (the server's ``http_compression``, which the middleware
-    takes over: python-engineio would compress before the packets could be read).
-
-    A plain function returning the app's awaitable, and an object rather than
-    a closure for ``send``: this runs for every long-poll."""
-    held = _HeldResponse(sio.eio, session, scope, receive, send, compression)
-    return app(scope, receive, held.send)
-
-
-class _HeldResponse:
-    """The app's ``send`` for a polling GET (the bound :meth:`send`): holds a 200
-    response back until its payload is rewritten."""
-
-    __slots__ = ("eio", "session", "scope", "receive", "respond", "compression", "start", "chunks")
-
-    def __init__(
-        self,
-        eio: Any,
-        session: Session,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        compression: bool,
-    ) -> None:
-        self.eio = eio
-        self.session = session
-        self.scope = scope
-        self.receive = receive
-        self.respond = send  # the server's send
-        self.compression = compression
-        self.start: Message | None = None
-        self.chunks: list[bytes] | None = None
-
-    async def send(self, message: Message) -> None:
-        start = self.start
-        if start is None:  # nothing held back (yet)
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                self.start = message
-                return
-            await self.respond(message)
-            return
-        if (
-            message["type"] == "http.response.body"
-            and self.chunks is None
-            and not message.get("more_body")
-        ):
-            # The common response, one packet in one message, sent as it is
-            # or rewritten by the bytes fast path.
-            original = message.get("body", b"")
-            body = self.session.outbound_body(original)
-            if body is not None and not (
-                self.compression and len(body) >= self.eio.compression_threshold
-            ):
-                send = self.respond
-                if body is original:
-                    await send(start)
-                    await send(message)
-                    return
-                # python-engineio sets no Content-Length (the server then sends
-                # the body chunked), but a middleware inside this one may have.
-                # (A loop with a length test is the cheapest check of a few headers.)
-                for name, _ in start["headers"]:
-                    if len(name) == 14 and name.lower() == b"content-length":
-                        break
-                else:
-                    await send(start)
-                    message["body"] = body  # python-engineio made it for this response
-                    await send(message)
-                    return
-        await self._respond(start, message)
-
-    async def _respond(self, start: Message, message: Message) -> None:
-        """The general response: any payload, in any number of messages, compressed or not."""
-        if message["type"] != "http.response.body":
-            await self.respond(message)
-            return
-        chunks = self.chunks
-        if message.get("more_body"):
-            if chunks is None:
-                chunks = self.chunks = []
-            chunks.append(message.get("body", b""))
-            return
-        if chunks is None:
-            original = message.get("body", b"")
-        else:
-            chunks.append(message.get("body", b""))
-            original = b"".join(chunks)
-        # A payload starts with a packet type; anything else may be compressed
-        # (by a compressing middleware inside this one, say).
-        encoding = None if original[:1] in _PAYLOAD_STARTS else content_encoding(start)
-        if encoding is None:
-            body = rewrite_payload(self.session, original)
-            if self.compression and len(body) >= self.eio.compression_threshold:
-                body, encoding = compress(self.eio, body, self.scope)
-        else:
-            if encoding not in DECOMPRESS:
-                logger.error("cannot rewrite a polling response with Content-Encoding %s", encoding)
-                await reject(
-                    self.scope, self.receive, self.respond, "Internal Server Error", status=500
-                )
-                return
-            plain = DECOMPRESS[encoding](original)
-            body = rewrite_payload(self.session, plain)
-            body = original if body is plain else COMPRESS[encoding](body)
-        send = self.respond
-        if body is original and chunks is None:
-            await send(start)
-            await send(message)
-            return
-        if encoding or b"content-length" in map(bytes.lower, map(header_name, start["headers"])):
-            # python-engineio sets no Content-Length (the server then sends the
-            # body chunked), but a middleware inside this one may have.
-            headers, _ = without(start["headers"], b"content-length")
-            if encoding:
-                headers, _ = without(headers, b"content-encoding")
-                headers.append((b"content-encoding", encoding.encode()))
-            headers.append((b"content-length", b"%d" % len(body)))
-            start = {**start, "headers": headers}
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
-
-
-#: How an Engine.IO polling payload starts: a packet type, or ``b`` (base64 binary).
-_PAYLOAD_STARTS = frozenset([b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"b"])
-
-
-def rewrite_payload(session: Session, body: bytes) -> bytes:
-    """The polling payload ``body`` for the client: ``body`` itself if unchanged."""
-    text = body.decode("utf-8")
-    if "\x1e" not in text:  # one packet, the common case
-        rewritten = session.outbound_text(text)
-        if rewritten is text:
-            return body
-        # An empty payload would be a parse error for the client: send a NOOP.
-        return b"6" if rewritten is None else rewritten.encode("utf-8")
-    packets = text.split("\x1e")
-    kept = []
-    for packet in packets:
-        rewritten = session.outbound_text(packet)
-        if rewritten is not None:
-            kept.append(rewritten)
-    if kept == packets:
-        return body
-    return "\x1e".join(kept).encode("utf-8") if kept else b"6"

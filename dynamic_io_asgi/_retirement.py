@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-__all__ = ["plan", "window", "STALE_CONNECT"]
+__all__ = ["IdleClock", "plan", "window", "STALE_CONNECT"]
 
 #: A CONNECT the server has not picked up after this many seconds is taken as
 #: lost (for example one whose auth JSON did not decode), so it can't pin a
@@ -26,12 +26,45 @@ MIN_WINDOW = 0.1
 MAX_TICK = 5.0
 
 
+class IdleClock:
+    """The idle clock of one namespace, in monotonic seconds: what :func:`plan` reads
+    and updates, and the namespace's place in the retirement task's deadline queue."""
+
+    __slots__ = ("inflight", "last_connect", "idle_since", "deadline")
+
+    def __init__(self) -> None:
+        #: CONNECTs let through to the server that its connect handler has not seen yet.
+        self.inflight = 0
+        #: When the last of them was let through.
+        self.last_connect = -math.inf
+        #: Since when the namespace is idle, as :func:`plan` last saw it.
+        self.idle_since: float | None = None
+        #: Its entry in the deadline queue (``None``: not queued).
+        self.deadline: float | None = None
+
+    def connecting(self, now: float) -> None:
+        """A CONNECT to the namespace was let through to the server."""
+        self.inflight += 1
+        self.last_connect = now
+
+    def arrived(self) -> None:
+        """The server's connect handler saw one of those CONNECTs."""
+        if self.inflight:
+            self.inflight -= 1
+
+    def retires_in(self, retirement: float, now: float) -> float | None:
+        """Seconds left before an idle namespace retires; ``None`` while its clock
+        does not run (not idle as last seen, or a CONNECT in flight)."""
+        idle_since = self.idle_since
+        if idle_since is None or self.inflight or self.last_connect >= idle_since:
+            return None
+        return max(0.0, idle_since + retirement - now)
+
+
 class Retirable(Protocol):
     fullname: str
     retirement: float
-    _inflight: int
-    _last_connect: float
-    _idle_since: float | None
+    clock: IdleClock
 
 
 def window(retirement: float) -> float:
@@ -55,14 +88,15 @@ def plan(
         if retirement == math.inf:
             continue
         tick = min(tick, window(retirement) / 2)
-        connecting = nsp._inflight and now - nsp._last_connect < STALE_CONNECT
+        clock = nsp.clock
+        connecting = clock.inflight and now - clock.last_connect < STALE_CONNECT
         if connecting or occupied(nsp.fullname):
-            nsp._idle_since = None
+            clock.idle_since = None
             continue
         # A CONNECT since the clock started means the namespace may have been
         # occupied in between, unseen: start again.
-        if nsp._idle_since is None or nsp._last_connect >= nsp._idle_since:
-            nsp._idle_since = now
-        if now - nsp._idle_since >= retirement:
+        if clock.idle_since is None or clock.last_connect >= clock.idle_since:
+            clock.idle_since = now
+        if now - clock.idle_since >= retirement:
             due.append(nsp)
     return due, (None if tick == math.inf else min(tick, MAX_TICK))

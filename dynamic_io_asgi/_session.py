@@ -14,23 +14,40 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable, Iterable
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from socketio.packet import Packet
 
 from . import _packets
-from ._packets import CONNECT, client_namespace, parse_header, to_client, to_server
+from ._packets import (
+    CONNECT,
+    CONNECT_ERROR,
+    b64,
+    decodes,
+    has_data,
+    is_utf8,
+    text_to_server,
+    to_client,
+)
+from ._spellings import InboundFast, OutboundFast, spellings
 
 __all__ = [
     "Connect",
+    "InboundFast",
+    "OutboundFast",
     "Session",
+    "Wire",
     "MARK_TEXT",
     "MARK_BINARY",
     "INVALID_NAMESPACE",
     "SESSION_KEY",
     "session_of",
 ]
+
+logger = logging.getLogger("dynamic_io_asgi")
 
 #: The key of a session's :class:`Session` in the ASGI scope of its handshake.
 SESSION_KEY = "dynamic_io_asgi.session"
@@ -61,76 +78,43 @@ INVALID_NAMESPACE = {"message": "Invalid namespace"}
 T = TypeVar("T", str, bytes)
 
 
-class InboundFast(NamedTuple):
-    """The fast path of :meth:`Session.inbound_text`, for a caller that inlines it
-    (unpacked once per connection): a packet that starts with one of ``starts``
-    and has no ``/`` at index 3 is ``packet.replace("/", server_prefix, 1)``
-    (itself if ``server_prefix`` is empty)."""
-
-    starts: tuple[str, ...]
-    server_prefix: str
-
-
-class OutboundFast(NamedTuple):
-    """The fast path of :meth:`Session.outbound_text`: a packet that starts with one
-    of ``starts`` and whose ``packet[at:after]`` is not in ``not_next`` is
-    ``packet.replace(prefix, "", 1)`` (itself if ``prefix`` is empty)."""
-
-    starts: tuple[str, ...]
-    at: int
-    after: int
-    not_next: frozenset[str]
-    prefix: str
-
-
 class Connect(NamedTuple):
     """A client's CONNECT, held back until :meth:`Session.connect` decides it."""
 
     namespace: str  # as the client wrote it
     packet: Any  # the Engine.IO packet to forward if admitted (server form)
-    error: dict[str, Any] | None  # already refused, with these error args
+    error: dict[str, Any] | None  # already refused by the session, with these error args
 
 
 # Socket.IO types that never carry binary attachments, except CONNECT, which
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
-#: How such a packet starts on a named namespace.
-_NAMED = ("42/", "43/", "41/", "44/")  # EVENT and ACK first: the common ones
-#: What may follow "//host/" when the server's name is just that (the client's "/").
-_END_OF_NAME = frozenset(["", ","])
-#: What must not follow "4x/" in a main-host session's packet: another host's "//".
-_ANOTHER_HOST = frozenset(["/"])
-
-
-def _encoded(texts: Iterable[str]) -> tuple[bytes, ...]:
-    return tuple(text.encode() for text in texts)
-
-
-def _decodes(packet: str) -> bool:
-    """Whether python-socketio's text decoder reads ``packet`` without an error."""
-    try:
-        Packet(encoded_packet=packet)
-    except Exception:
-        return False
-    return True
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _b64(data: bytes) -> str:
-    return "b" + base64.b64encode(data).decode()
 
 
 #: ``admit(session, client_namespace) -> error args or None``: decides a CONNECT.
 Admit = Callable[["Session", str], Awaitable["dict[str, Any] | None"]]
-#: ``refuse(session, client_namespace, error_args)``: answers a refused CONNECT.
-Refuse = Callable[["Session", str, "dict[str, Any]"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """What every session of one middleware shares: who decides its CONNECTs, how
+    a refusal reaches the client, and the limits on what a client sends."""
+
+    #: Decides a CONNECT (the middleware's registry).
+    admit: Admit
+    #: ``send(eio_sid, packet)``: queues an Engine.IO message (``sio.eio.send``).
+    send: Callable[[str, Any], Awaitable[None]] | None = None
+    #: The server's Socket.IO packet class, which encodes a CONNECT_ERROR.
+    packet_class: type = Packet
+    #: Whether the server's serializer is msgpack.
+    msgpack: bool = False
+    #: The most characters (websocket) or bytes (polling) a client may send in
+    #: one message or body, before rewriting; ``None``: the server's own limit.
+    max_payload: int | None = None
+    #: ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
+    #: writes it and as the client must read it (the middleware took the
+    #: server's limit over, see _polling.take_body_limit).
+    open_fix: tuple[str, str] | None = None
 
 
 class Session:
@@ -142,104 +126,43 @@ class Session:
         "eio_sid",
         "msgpack",
         "known",
-        "_fast",
-        "_server_prefix",
-        "_short_prefix",
-        "_after_prefix",
-        "_inbound_starts",
-        "_outbound_starts",
-        "_outbound_at",
-        "_outbound_not",
-        "_prefix_bytes",
-        "_server_prefix_bytes",
-        "_inbound_starts_bytes",
-        "_outbound_starts_bytes",
-        "_outbound_not_bytes",
+        "names",
         "inbound_fast",
         "outbound_fast",
-        "_skip",
-        "_admit",
-        "_refuse",
         "max_payload",
-        "_open_fix",
         "admitted",
+        "connect_tokens",
+        "_fast",
+        "_skip",
+        "_wire",
     )
 
-    def __init__(
-        self,
-        host: str | None,
-        *,
-        msgpack: bool,
-        admit: Admit,
-        refuse: Refuse,
-        known: bool = True,
-        max_payload: int | None = None,
-        open_fix: tuple[str, str] | None = None,
-    ) -> None:
+    def __init__(self, host: str | None, wire: Wire, *, known: bool = True) -> None:
         #: The session's host; ``None`` for the main host.
         self.host = host
-        #: ``"//host"``: what the server's names of this session start with.
-        self.prefix = None if host is None else "//" + host
         self.eio_sid: str | None = None
-        self.msgpack = msgpack
+        self.msgpack = wire.msgpack
         #: False for a ``sid`` the middleware has no record of: no message passes.
         self.known = known
-        # For the fast paths: text packets of a known session, and where the
-        # server's names of this session end ("//host/" and what follows).
-        self._fast = known and not msgpack
-        self._short_prefix = self.prefix or ""
-        self._server_prefix = self._short_prefix + "/" if self.prefix else ""
-        self._after_prefix = len(self._server_prefix) + 2
-        # How a packet on a named namespace starts: "42/" from the client and
-        # "42//host/" from the server (no start at all where the fast paths do
-        # not apply); and what must not come next, at ``_outbound_at``: another
-        # host's "//" on the main host, the end of the name on another host.
-        self._inbound_starts: tuple[str, ...] = _NAMED if self._fast else ()
-        self._outbound_starts: tuple[str, ...]
-        if self.prefix is None:
-            self._outbound_starts = self._inbound_starts
-            self._outbound_at, self._outbound_not = 3, _ANOTHER_HOST
-        else:
-            self._outbound_starts = tuple(
-                start[:2] + self._server_prefix for start in self._inbound_starts
-            )
-            self._outbound_at, self._outbound_not = self._after_prefix, _END_OF_NAME
-        #: The fast path of :meth:`inbound_text`, for a caller that inlines it:
-        #: ``(starts, server_prefix)``. A packet that starts with one of ``starts``
-        #: and has no "/" at index 3 is ``packet.replace("/", server_prefix, 1)``
-        #: (itself if ``server_prefix`` is empty).
-        self.inbound_fast = InboundFast(self._inbound_starts, self._server_prefix)
-        #: The fast path of :meth:`outbound_text`: ``(starts, at, after, not_next,
-        #: prefix)``. A packet that starts with one of ``starts`` and whose
-        #: ``packet[at:after]`` is not in ``not_next`` is ``packet.replace(prefix, "",
-        #: 1)`` (itself if ``prefix`` is empty).
-        self.outbound_fast = OutboundFast(
-            self._outbound_starts,
-            self._outbound_at,
-            self._outbound_at + 1,
-            self._outbound_not,
-            self._short_prefix,
-        )
-        # The same in bytes, for polling bodies.
-        self._prefix_bytes = self._short_prefix.encode()
-        self._server_prefix_bytes = self._server_prefix.encode()
-        self._inbound_starts_bytes = _encoded(self._inbound_starts)
-        self._outbound_starts_bytes = _encoded(self._outbound_starts)
-        self._outbound_not_bytes = frozenset(_encoded(self._outbound_not))
+        # The fast paths take text packets of a known session.
+        self._fast = known and not wire.msgpack
+        #: How this host's names are spelt (shared by the host's sessions).
+        self.names = names = spellings(host, self._fast)
+        #: ``"//host"``: what the server's names of this session start with.
+        self.prefix = names.prefix
+        #: The fast paths of :meth:`inbound_text` and :meth:`outbound_text`, for a
+        #: caller that inlines them (see :class:`InboundFast`, :class:`OutboundFast`).
+        self.inbound_fast: InboundFast = names.inbound
+        self.outbound_fast: OutboundFast = names.outbound
+        self.max_payload = wire.max_payload
         self._skip = 0  # binary attachments still to drop (their header was dropped)
-        self._admit = admit
-        self._refuse = refuse
-        #: The most characters (websocket) or bytes (polling) a client may send in
-        #: one message or body, before rewriting; ``None``: the server's own limit.
-        self.max_payload = max_payload
-        # ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
-        # writes it and as the client must read it (the middleware took the
-        # server's limit over, see _polling.take_body_limit).
-        self._open_fix = open_fix
+        self._wire = wire
         #: The client names of this session's admitted CONNECTs, for
         #: ``max_namespaces_per_session``: the (monotonic) time of each while it
         #: is on its way to the server, ``None`` once the server has it.
         self.admitted: dict[str, float | None] = {}
+        #: ``(tokens, when)`` of the session's bucket for ``max_connects_per_second``.
+        self.connect_tokens: tuple[float, float | None] = (0.0, None)
 
     # -- client to server ----------------------------------------------------------
     #
@@ -253,10 +176,10 @@ class Session:
         # no attachment count and no ack id before the name, the common packet
         # (C calls only). The general path reads it the same way
         # (tests/test_session.py checks).
-        if packet.startswith(self._inbound_starts) and packet[3:4] != "/":
+        starts, server_prefix = self.inbound_fast
+        if packet.startswith(starts) and packet[3:4] != "/":
             # not "//": no other host's name. "42/chat,..." -> "42//host/chat,...":
             # the first "/" is the name's.
-            server_prefix = self._server_prefix
             return packet.replace("/", server_prefix, 1) if server_prefix else packet
         kind = packet[:1]
         if kind == "4":
@@ -281,8 +204,8 @@ class Session:
             if rewritten is None or rewritten is data:
                 return None if rewritten is None else packet
             if isinstance(rewritten, Connect):
-                return Connect(rewritten.namespace, _b64(rewritten.packet), rewritten.error)
-            return _b64(rewritten)
+                return Connect(rewritten.namespace, b64(rewritten.packet), rewritten.error)
+            return b64(rewritten)
         if kind and kind in "012356":
             return packet
         return None  # empty, or a type only int() would read (say, a non-ASCII digit)
@@ -293,13 +216,14 @@ class Session:
         :meth:`inbound_text` would rewrite it; ``None`` for any other body.
 
         Bytes in, bytes out: no decoding, and C calls only for an ASCII body."""
+        names = self.names
         if (
-            body.startswith(self._inbound_starts_bytes)
+            body.startswith(names.inbound_starts_bytes)
             and body[3:4] != b"/"
             and body.find(b"\x1e") < 0
-            and (body.isascii() or _is_utf8(body))
+            and (body.isascii() or is_utf8(body))
         ):
-            prefix = self._server_prefix_bytes
+            prefix = names.server_prefix_bytes
             return body.replace(b"/", prefix, 1) if prefix else body
         return None
 
@@ -323,20 +247,16 @@ class Session:
         if not packet[:1].isnumeric():
             return None
         try:
-            packet_type, _, start, end = parse_header(packet)
+            packet_type, namespace, rewritten = text_to_server(packet, self.prefix)
         except ValueError:
             return None  # the server would not decode it either
-        if packet_type == CONNECT and not _decodes(packet):
+        if packet_type == CONNECT and has_data(packet) and not decodes(packet):
             # A CONNECT the server could not read (say, broken auth JSON) would
             # hold its namespace as "connecting" for a while: drop it here.
             return None
-        if self.prefix is None:
-            if packet_type != CONNECT and packet[start : start + 2] != "//":
-                return message
-            rewritten = message
-        else:
-            rewritten = "4" + to_server(packet, start, end, self.prefix)
-        return self._check(packet_type, client_namespace(packet, start, end), rewritten)
+        if self.prefix is None and packet_type != CONNECT and not namespace.startswith("//"):
+            return message  # the main host's packet, as it came
+        return self._check(packet_type, namespace, "4" + rewritten)
 
     def _check(self, packet_type: int, namespace: str, rewritten: T) -> T | Connect | None:
         if namespace.startswith("//"):
@@ -349,12 +269,27 @@ class Session:
         return rewritten
 
     async def connect(self, request: Connect) -> Any:
-        """Decide a CONNECT: its packet to forward, or ``None`` once refused."""
-        error = request.error or await self._admit(self, request.namespace)
-        if error is not None:
-            await self._refuse(self, request.namespace, error)
-            return None
-        return request.packet
+        """Decide a CONNECT: its packet to forward, or ``None`` once refused (the
+        client is sent a CONNECT_ERROR, in its own name of the namespace)."""
+        error = await self._wire.admit(self, request.namespace)
+        # The session's own refusal stands whatever the registry says: a
+        # client never names another host's namespace.
+        error = error or request.error
+        if error is None:
+            return request.packet
+        await self._send_connect_error(request.namespace, error)
+        return None
+
+    async def _send_connect_error(self, name: str, error_args: dict[str, Any]) -> None:
+        wire = self._wire
+        if self.eio_sid is None or wire.send is None:
+            return
+        encoded = wire.packet_class(CONNECT_ERROR, data=error_args, namespace=name).encode()
+        marked = MARK_BINARY + encoded if isinstance(encoded, bytes) else MARK_TEXT + encoded
+        try:
+            await wire.send(self.eio_sid, marked)
+        except Exception:  # the session went away meanwhile
+            logger.debug("could not refuse %s on %s", name, self.eio_sid, exc_info=True)
 
     # -- server to client ----------------------------------------------------------
 
@@ -364,14 +299,12 @@ class Session:
         # (if any) right after the type: on the main host any name but another
         # host's; on another, "//host/" and at least one character of the name,
         # the client's name being what follows the prefix.
-        if packet.startswith(self._outbound_starts):
-            at = self._outbound_at
-            if packet[at : at + 1] not in self._outbound_not:
-                prefix = self._short_prefix
-                return packet.replace(prefix, "", 1) if prefix else packet
+        starts, at, after, not_next, prefix = self.outbound_fast
+        if packet.startswith(starts) and packet[at:after] not in not_next:
+            return packet.replace(prefix, "", 1) if prefix else packet
         kind = packet[:1]
         if kind == "4":
-            if self._fast and not self._server_prefix and packet[1:2] in _PLAIN_TYPES:
+            if self._fast and not prefix and packet[1:2] in _PLAIN_TYPES:
                 third = packet[2:3]
                 if third and third != "/" and not third.isdigit():  # the main host's "/"
                     return packet
@@ -394,18 +327,19 @@ class Session:
             return "b" + base64.b64encode(rewritten_binary).decode()
         if kind == "0" and self.eio_sid is None:
             self.eio_sid = json.loads(packet[1:])["sid"]
-            if self._open_fix is not None:
-                return packet.replace(*self._open_fix, 1)
+            if self._wire.open_fix is not None:
+                return packet.replace(*self._wire.open_fix, 1)
         return packet
 
     def outbound_body(self, body: bytes) -> bytes | None:
         """The fast path of a polling response: ``body`` rewritten if it is one
         EVENT/ACK/DISCONNECT on one of this session's named namespaces, as
         :meth:`outbound_text` would rewrite it; ``None`` for any other body."""
-        if body.startswith(self._outbound_starts_bytes) and body.find(b"\x1e") < 0:
-            at = self._outbound_at
-            if body[at : at + 1] not in self._outbound_not_bytes:
-                prefix = self._prefix_bytes
+        names = self.names
+        if body.startswith(names.outbound_starts_bytes) and body.find(b"\x1e") < 0:
+            at = names.outbound.at
+            if body[at : at + 1] not in names.outbound_not_bytes:
+                prefix = names.prefix_bytes
                 return body.replace(prefix, b"", 1) if prefix else body
         return None
 

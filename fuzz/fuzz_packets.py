@@ -29,7 +29,7 @@ Properties checked for every input:
 
 - only the documented exceptions escape: ``BadHost`` from ``normalize_host``,
   ``ValueError`` from ``parse_header`` and ``msgpack_to_server``; the session's
-  ``Session.connect`` awaits nothing but the admit/refuse stubs;
+  ``Session.connect`` awaits nothing but the admit/send stubs;
 - a normalised host is a fixed point, holds no character that python-socketio's
   decoder treats specially, and round-trips through ``fullname``/``split_fullname``;
 - ``parse_header`` reads every packet as ``socketio.packet.Packet`` does;
@@ -65,6 +65,7 @@ Properties checked for every input:
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 if __name__ == "__main__":
@@ -95,7 +96,7 @@ from dynamic_io_asgi._packets import (
     to_client,
     to_server,
 )
-from dynamic_io_asgi._session import MARK_TEXT, Connect, Session
+from dynamic_io_asgi._session import MARK_TEXT, Connect, Session, Wire
 
 FALLBACK_HOST = "a.test"
 #: Option ``H``: the longest host name there is (253 characters, labels of 63 at most).
@@ -126,18 +127,22 @@ def expect(condition: bool, message: str, *details: object) -> None:
 
 @dataclass
 class Stubs:
-    """The admit/refuse coroutines of a Session, recording what they were asked."""
+    """The admit/send coroutines of a Session, recording what they were asked."""
 
     refuse_all: bool
     admitted: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+    sent: list[Any] = field(default_factory=list)
 
     async def admit(self, session: Session, name: str) -> dict[str, Any] | None:
         self.admitted.append(name)
         return REFUSED if self.refuse_all else None
 
-    async def refuse(self, session: Session, name: str, error: dict[str, Any]) -> None:
-        self.refused.append(name)
+    async def send(self, eio_sid: str, packet: Any) -> None:
+        self.sent.append(packet)
+
+    def wire(self, *, msgpack: bool = False) -> Wire:
+        """The :class:`Wire` of a session whose CONNECTs these stubs decide."""
+        return Wire(admit=self.admit, send=self.send, msgpack=msgpack)
 
 
 def drive(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -147,7 +152,7 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
     except StopIteration as stop:
         return stop.value
     coro.close()
-    raise PropertyError("a session coroutine suspended: it awaits more than admit/refuse")
+    raise PropertyError("a session coroutine suspended: it awaits more than admit/send")
 
 
 def decided(session: Session, result: Any) -> Any:
@@ -182,7 +187,7 @@ def check(data: bytes) -> None:
         host = FALLBACK_HOST
     use_msgpack = b"m" in options
     stubs = Stubs(refuse_all=b"r" in options)
-    session = Session(host, msgpack=use_msgpack, admit=stubs.admit, refuse=stubs.refuse)
+    session = Session(host, stubs.wire(msgpack=use_msgpack))
     stream = OutboundStream(session)
     inbound = Attachments()
     for line in body.split(b"\n") if body else ():
@@ -542,16 +547,12 @@ class OutboundStream:
         self.session = session
         self.pending = 0  # attachments of the last header still to come
         self.pending_dropped = False
-        self.scratch = Session(
-            session.host, msgpack=session.msgpack, admit=session._admit, refuse=session._refuse
-        )
+        self.scratch = Session(session.host, session._wire)
         for each in (session, self.scratch):
             each.outbound_text(OPEN)  # the first packet of every session
             expect(each.eio_sid == "fuzz", "the OPEN packet was not read")
         # A session like it that expects no attachment, for any_first_byte.
-        self.probe = type(session)(
-            session.host, msgpack=False, admit=session._admit, refuse=session._refuse
-        )
+        self.probe = type(session)(session.host, dataclasses.replace(session._wire, msgpack=False))
         self.probes = FIRST_BYTE_PROBES
 
     def text(self, packet: str) -> None:

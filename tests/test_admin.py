@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO
 

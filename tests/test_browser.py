@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
-from conftest import TIMEOUT, load_script, serve
+from _helpers import TIMEOUT, load_script, serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse

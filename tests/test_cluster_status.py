@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _helpers import client
 from _redis import TIMEOUT, AppProcess, RedisServer, start_cluster
-from conftest import client
 
 
 @pytest.fixture

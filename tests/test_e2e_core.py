@@ -20,8 +20,8 @@ import aiohttp
 import httpx
 import pytest
 import socketio
+from _helpers import TIMEOUT, serve
 from _raw import EIO_PATH, open_packet, socketio_packet, split_payload
-from conftest import TIMEOUT, serve
 
 from dynamic_io_asgi import DynamicIO
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, load_script, serve
 from _raw import EIO_PATH, open_packet, socketio_packet, split_payload
-from conftest import TIMEOUT, client, load_script, serve
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware

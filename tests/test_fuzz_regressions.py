@@ -12,7 +12,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import load_script
+from _helpers import load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,7 +80,7 @@ def test_the_target_catches_a_leaky_session(
     host: str | None, inbound: str | None, outbound: str | None
 ) -> None:
     stubs = target.Stubs(refuse_all=False)
-    session = Leaky(host, msgpack=False, admit=stubs.admit, refuse=stubs.refuse)
+    session = Leaky(host, stubs.wire(msgpack=False))
     with pytest.raises(target.PropertyError):
         if inbound is not None:
             target.check_inbound_text(session, stubs, inbound)
@@ -106,7 +106,7 @@ PLACEHOLDER = '{"_placeholder":true,"num":0}'
 @pytest.mark.parametrize("host", ["a.test", None])
 def test_the_target_catches_a_lost_0xc1_byte(host: str | None) -> None:
     stubs = target.Stubs(refuse_all=False)
-    session = MarkEverywhere(host, msgpack=False, admit=stubs.admit, refuse=stubs.refuse)
+    session = MarkEverywhere(host, stubs.wire(msgpack=False))
     stream = target.OutboundStream(session)
     own = "/x" if host is None else f"//{host}/x"
     stream.text(f'451-{own},["e",{PLACEHOLDER}]')
@@ -166,7 +166,7 @@ def test_every_first_byte_of_an_attachment(options: bytes) -> None:
 def test_the_target_catches_a_body_that_outgrows_the_limit() -> None:
     # No valid host is this long: its prefix is more than a packet may grow by.
     stubs = target.Stubs(refuse_all=False)
-    session = target.Session("h" * 600, msgpack=False, admit=stubs.admit, refuse=stubs.refuse)
+    session = target.Session("h" * 600, stubs.wire(msgpack=False))
     with pytest.raises(target.PropertyError, match="grew by more than 512"):
         target.check_polling_body(session, stubs, b'42["e"]\x1e42["e"]')
     with pytest.raises(target.PropertyError, match="grew by more than 512"):

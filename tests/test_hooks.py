@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
@@ -115,7 +115,7 @@ async def test_a_hook_that_raises_or_hangs_changes_nothing(
             await asyncio.wait_for(hung.wait(), TIMEOUT)
     # The lifespan shutdown cancelled the hanging hook; both bugs are logged.
     assert "hook bug" in caplog.text and "async hook bug" in caplog.text
-    assert app.registry._hook_tasks == set()
+    assert app.registry.hooks.tasks == set()
 
 
 def test_hooks_must_be_callable() -> None:

@@ -23,8 +23,8 @@ import aiohttp
 import msgpack
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, serve
 from _raw import build_request, exchange
-from conftest import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace, _retirement
 
@@ -863,6 +863,30 @@ async def test_namespaces_per_session_limit(transport: str) -> None:
         # A well-behaved client on another host is served (checked on exit).
 
 
+async def test_a_connect_flood_waits_its_turn() -> None:
+    # 40 CONNECTs at once, 10 a second allowed (a burst of 20): the first 20 are
+    # answered at once, the rest one by one, while another session is served as usual.
+    rate, flood = 10, 40
+    async with attacked(max_connects_per_second=rate, max_namespaces_per_session=None) as (
+        server,
+        url,
+    ):
+        async with raw_ws(url) as ws, raw_ws(url, "other.test") as other:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await ws.send(*[f"40/n{i}," for i in range(flood)])
+            await ws.expect("40/n19,{")
+            burst = loop.time() - started
+            await other.send("40/chat,", '42/chat,1["echo","prompt"]')
+            assert '43/chat,1["prompt"]' in await other.expect("43/chat,1")
+            assert len(server.setups) < flood  # the flood is still waiting
+            await ws.expect(f"40/n{flood - 1},{{")
+            paced = loop.time() - started
+        assert burst < 1.0, burst
+        assert paced >= (flood - 2 * rate) / rate * 0.9, paced
+        assert server.app.refused["limit"] == 0  # slowed, not refused
+
+
 async def test_namespaces_per_host_limit_and_a_slot_freed_by_retirement() -> None:
     async with attacked(max_namespaces_per_host=2) as (server, url):
         async with raw_ws(url) as ws:
@@ -927,7 +951,7 @@ async def test_concurrent_first_connects_cannot_slip_past_the_host_limit() -> No
             sockets = [await stack.enter_async_context(raw_ws(url)) for _ in range(8)]
             await asyncio.gather(*(ws.send(f"40/slow{i},") for i, ws in enumerate(sockets)))
             await until(lambda: server.app.refused["limit"] == 3)
-            assert server.app.registry.host_count(HOST) == 5 and len(started) == 5
+            assert server.app.registry.limits.host_count(HOST) == 5 and len(started) == 5
             release.set()
             answers = [await ws.expect("4") for ws in sockets]
             refused = [a for a in answers if "Too many namespaces" in str(a)]

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from _helpers import TIMEOUT, serve
 from _raw import (
     EIO_PATH,
     Message,
@@ -28,7 +29,6 @@ from _raw import (
     polling_send,
     polling_send_raw,
 )
-from conftest import TIMEOUT, serve
 from socketio.msgpack_packet import MsgPackPacket
 from socketio.packet import Packet
 

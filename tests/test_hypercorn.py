@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import socketio
+from _helpers import TIMEOUT, client
 from _raw import build_request, exchange
-from conftest import TIMEOUT, client
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from test_js_client import BLOB, binary, make_app, node_client, port_of, requires_node

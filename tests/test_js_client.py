@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
-from conftest import TIMEOUT, serve
+from _helpers import TIMEOUT, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 

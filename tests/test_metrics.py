@@ -11,8 +11,8 @@ from typing import Any
 import prometheus_client
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, serve
 from _raw import build_request, exchange
-from conftest import TIMEOUT, client, serve
 from prometheus_client.parser import text_string_to_metric_families
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace, NamespaceRejected
 
@@ -598,7 +598,7 @@ def test_bad_patterns(pattern: Any, error: type[Exception], words: str) -> None:
         app.setup_namespace(pattern, setup_ok)
     with pytest.raises(error, match=words):
         app.setup_namespace(pattern)(setup_ok)
-    assert app.registry._exact == {} and app.registry._patterns == []
+    assert app.registry.setups.exact == {} and app.registry.setups.patterns == []
 
 
 def test_callback_must_be_callable() -> None:
@@ -618,3 +618,20 @@ def test_bad_setup_timeout(value: Any) -> None:
     sio = socketio.AsyncServer(async_mode="asgi")
     with pytest.raises((ValueError, TypeError), match="setup_timeout"):
         DynamicIO(socketio.ASGIApp(sio), setup_timeout=value)
+
+
+@pytest.mark.parametrize("host", [None, "alpha.test"])
+async def test_a_name_is_kept_once(host: str | None) -> None:
+    # One string for the name: the namespace's full name is the key of
+    # python-socketio's table of its sockets (not a second copy read from the
+    # CONNECT), and the short name is cut from it.
+    app, sio = make_app()
+    app.setup_namespace("*", sync_setup(True, []))
+    name = "/" + "n" * 1000
+    async with serve(app) as url:
+        async with client(url, host, namespaces=[name]) as c:
+            assert await c.call("echo", 1, namespace=name, timeout=TIMEOUT) == 1
+            [nsp] = app.namespaces.values()
+            assert nsp.name == name
+            [key] = [key for key in sio.manager.rooms if key == nsp.fullname]
+            assert key is nsp.fullname

@@ -77,8 +77,8 @@ from urllib.parse import parse_qs
 import pytest
 import pytest_asyncio
 import socketio
+from _helpers import serve
 from _raw import RECORD_SEPARATOR, RawResponse, build_request, engineio_headers, exchange
-from conftest import serve
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import socketio
+from _helpers import client
 from _redis import (
     TIMEOUT,
     AppProcess,
@@ -30,7 +31,6 @@ from _redis import (
     start_cluster,
     wait_until,
 )
-from conftest import client
 
 RETIREMENT = 0.5
 WS = ["websocket"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
@@ -384,9 +384,9 @@ async def test_lifespan_shutdown_stops_the_timer() -> None:
     async with serve(app) as url:
         async with client(url, MAIN, namespaces=["/a", "/b"]) as c:
             assert await c.call("echo", 1, namespace="/a", timeout=TIMEOUT) == 1
-        assert app.registry._task is not None and not app.registry._task.done()
+        assert app.registry.scheduler.task is not None and not app.registry.scheduler.task.done()
         assert len(middleware_tasks()) == 1
-    assert app.registry._task is None or app.registry._task.done()
+    assert app.registry.scheduler.task is None or app.registry.scheduler.task.done()
     assert middleware_tasks() == []
     assert sorted(app.namespaces) == ["/a", "/b"]  # not retired, just no timer any more
 
@@ -651,16 +651,16 @@ async def test_a_tick_costs_what_changed_not_what_is_live(
         for index in range(2000):
             nsp = await app.of(f"/idle{index}")
             nsp.retirement = 3600.0  # their clocks start at the next check, then they wait
-        await until(lambda: len(app.registry._deadlines) == 2000)
+        await until(lambda: len(app.registry.scheduler.deadlines) == 2000)
         sizes.clear()
         async with client(url, MAIN, namespaces=["/busy"]) as c:
             for round_trip in range(20):
                 assert await c.call("echo", round_trip, namespace="/busy", timeout=TIMEOUT) == (
                     round_trip
                 )
-        await until(lambda: "/busy" in {n.fullname for _, _, n in app.registry._deadlines})
+        await until(lambda: "/busy" in {n.fullname for _, _, n in app.registry.scheduler.deadlines})
         assert sizes and max(sizes) <= 2, sizes  # "/busy" (and a deadline's one), never 2000
         # Nothing else happens: the task sleeps until the first deadline, an hour away.
-        registry = app.registry
-        await until(lambda: registry._delay is not None and registry._delay > 3000)
+        scheduler = app.registry.scheduler
+        await until(lambda: scheduler.delay is not None and scheduler.delay > 3000)
         assert len(app.namespaces) == 2001

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._retirement import MAX_TICK, MIN_WINDOW, STALE_CONNECT, plan, window
+from dynamic_io_asgi._retirement import (
+    MAX_TICK,
+    MIN_WINDOW,
+    STALE_CONNECT,
+    IdleClock,
+    plan,
+    window,
+)
 
 #: Slack for sums of float delays.
 EPSILON = 1e-9
@@ -22,9 +29,14 @@ class FakeNamespace:
 
     fullname: str
     retirement: float = 10.0
-    _inflight: int = 0
-    _last_connect: float = -math.inf
-    _idle_since: float | None = None
+    inflight: InitVar[int] = 0
+    last_connect: InitVar[float] = -math.inf
+    clock: IdleClock = field(init=False)
+
+    def __post_init__(self, inflight: int, last_connect: float) -> None:
+        self.clock = IdleClock()
+        self.clock.inflight = inflight
+        self.clock.last_connect = last_connect
 
 
 def nobody(fullname: str) -> bool:
@@ -58,9 +70,9 @@ def simulate(
     while now <= horizon:
         while pending and pending[0].at <= now:
             connect = pending.pop(0)
-            nsp._last_connect = connect.at
+            nsp.clock.last_connect = connect.at
             if connect.leaves is None:
-                nsp._inflight += 1  # never reaches the server's connect handler
+                nsp.clock.inflight += 1  # never reaches the server's connect handler
 
         def occupied(fullname: str, now: float = now) -> bool:
             return fullname == nsp.fullname and any(
@@ -93,7 +105,7 @@ def test_never_retire(occupied: Callable[[str], bool]) -> None:
     nsp = FakeNamespace("//a.test/x", math.inf)
     for now in (0.0, 10.0, 1e9):
         assert plan([nsp], now, occupied) == ([], None)
-    assert nsp._idle_since is None
+    assert nsp.clock.idle_since is None
 
 
 @pytest.mark.parametrize(
@@ -123,7 +135,7 @@ def test_delay_is_half_the_smallest_window(retirements: list[float], delay: floa
 
 def test_the_delay_counts_occupied_and_connecting_namespaces() -> None:
     busy = FakeNamespace("/busy", 2.0)
-    connecting = FakeNamespace("/connecting", 4.0, _inflight=1, _last_connect=0.0)
+    connecting = FakeNamespace("/connecting", 4.0, inflight=1, last_connect=0.0)
     idle = FakeNamespace("/idle", 100.0)
     due, delay = plan([busy, connecting, idle], 0.0, lambda full: full == "/busy")
     assert (due, delay) == ([], 0.1)
@@ -132,7 +144,7 @@ def test_the_delay_counts_occupied_and_connecting_namespaces() -> None:
 def test_the_clock_starts_when_first_seen_empty() -> None:
     nsp = FakeNamespace("//a.test/x", 10.0)
     assert plan([nsp], 3.0, nobody) == ([], 0.5)
-    assert nsp._idle_since == 3.0
+    assert nsp.clock.idle_since == 3.0
     assert plan([nsp], 12.9, nobody) == ([], 0.5)
     assert plan([nsp], 13.0, nobody) == ([nsp], 0.5)
 
@@ -146,41 +158,41 @@ def test_retirement_zero_retires_at_the_first_empty_check() -> None:
 def test_occupied_resets_the_clock() -> None:
     nsp = FakeNamespace("//a.test/x", 10.0)
     plan([nsp], 0.0, nobody)
-    assert nsp._idle_since == 0.0
+    assert nsp.clock.idle_since == 0.0
     assert plan([nsp], 9.0, everybody) == ([], 0.5)
-    assert nsp._idle_since is None
+    assert nsp.clock.idle_since is None
     assert plan([nsp], 10.0, nobody) == ([], 0.5)
-    assert nsp._idle_since == 10.0
+    assert nsp.clock.idle_since == 10.0
     assert plan([nsp], 19.9, nobody)[0] == []
     assert plan([nsp], 20.0, nobody)[0] == [nsp]
 
 
 def test_a_connect_in_flight_blocks_until_it_is_stale() -> None:
-    nsp = FakeNamespace("//a.test/x", 1.0, _inflight=1, _last_connect=5.0)
+    nsp = FakeNamespace("//a.test/x", 1.0, inflight=1, last_connect=5.0)
     for now in (5.0, 6.0, 14.99):
         assert plan([nsp], now, nobody)[0] == []
-        assert nsp._idle_since is None
+        assert nsp.clock.idle_since is None
     # taken as lost from here on: the clock starts
     assert plan([nsp], 5.0 + STALE_CONNECT, nobody)[0] == []
-    assert nsp._idle_since == 5.0 + STALE_CONNECT
+    assert nsp.clock.idle_since == 5.0 + STALE_CONNECT
     assert plan([nsp], 6.0 + STALE_CONNECT, nobody)[0] == [nsp]
 
 
 def test_a_connect_in_flight_stops_a_running_clock() -> None:
     nsp = FakeNamespace("//a.test/x", 1.0)
     plan([nsp], 0.0, nobody)
-    nsp._inflight, nsp._last_connect = 1, 0.9
+    nsp.clock.inflight, nsp.clock.last_connect = 1, 0.9
     assert plan([nsp], 1.0, nobody)[0] == []
-    assert nsp._idle_since is None
+    assert nsp.clock.idle_since is None
 
 
 def test_a_connect_after_the_clock_started_restarts_it() -> None:
     # The CONNECT came and its socket left between two checks: never seen occupied.
     nsp = FakeNamespace("//a.test/x", 10.0)
     plan([nsp], 0.0, nobody)
-    nsp._last_connect = 4.2
+    nsp.clock.last_connect = 4.2
     assert plan([nsp], 4.5, nobody)[0] == []
-    assert nsp._idle_since == 4.5
+    assert nsp.clock.idle_since == 4.5
     assert plan([nsp], 10.0, nobody)[0] == []
     assert plan([nsp], 14.5, nobody)[0] == [nsp]
 
@@ -188,13 +200,13 @@ def test_a_connect_after_the_clock_started_restarts_it() -> None:
 def test_a_connect_at_the_instant_the_clock_started_restarts_it() -> None:
     nsp = FakeNamespace("//a.test/x", 10.0)
     plan([nsp], 5.0, nobody)
-    nsp._last_connect = 5.0
+    nsp.clock.last_connect = 5.0
     plan([nsp], 5.5, nobody)
-    assert nsp._idle_since == 5.5
+    assert nsp.clock.idle_since == 5.5
 
 
 def test_a_connect_before_the_clock_started_does_not_restart_it() -> None:
-    nsp = FakeNamespace("//a.test/x", 10.0, _last_connect=1.0)
+    nsp = FakeNamespace("//a.test/x", 10.0, last_connect=1.0)
     plan([nsp], 2.0, nobody)
     assert plan([nsp], 12.0, nobody)[0] == [nsp]
 
@@ -209,7 +221,7 @@ def test_only_due_namespaces_are_returned() -> None:
     plan(namespaces, 0.0, occupied)
     assert plan(namespaces, 1.0, occupied) == ([soon], 0.05)
     assert plan(namespaces, 5.0, occupied) == ([soon, late], 0.05)
-    assert forever._idle_since is None and busy._idle_since is None
+    assert forever.clock.idle_since is None and busy.clock.idle_since is None
 
 
 # -- simulations --------------------------------------------------------------------

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, load_script, serve
 from _raw import EIO_PATH, build_request, engineio_headers, exchange
-from conftest import TIMEOUT, client, load_script, serve
 
 from dynamic_io_asgi import BadHost, DynamicIO, DynamicNamespace, NamespaceClosed
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TIMEOUT, client
+from _helpers import TIMEOUT, client
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_io_asgi._session import Connect, Session
+from dynamic_io_asgi._packets import decodes, has_data, parse_header
+from dynamic_io_asgi._session import Connect, Session, Wire
 from dynamic_io_asgi._websocket import ws_receive, ws_send
 
 
@@ -17,7 +18,7 @@ async def _never(*args: Any) -> None:
 
 
 def session(host: str | None) -> Session:
-    return Session(host, msgpack=False, admit=_never, refuse=_never)
+    return Session(host, Wire(admit=_never, send=_never))
 
 
 HOSTS = [None, "alpha.test"]
@@ -198,11 +199,11 @@ def test_websocket_wrappers_agree_with_the_text_paths(host: str | None, text: st
 
     refused: list[str] = []
 
-    async def refuse(session: Session, namespace: str, error: Any) -> None:
-        refused.append(namespace)
+    async def queue_error(eio_sid: str, packet: Any) -> None:
+        refused.append(packet)
 
     def fresh() -> Session:
-        return Session(host, msgpack=False, admit=admit, refuse=refuse)
+        return Session(host, Wire(admit=admit, send=queue_error))
 
     inbound: Any = fresh().inbound_text(message)
     if type(inbound) is Connect:
@@ -223,3 +224,15 @@ def test_websocket_wrappers_agree_with_the_text_paths(host: str | None, text: st
 
     _finish(ws_send(fresh(), send)({"type": "websocket.send", "bytes": None, "text": message}))
     assert [reply["text"] for reply in sent] == ([] if outbound is None else [outbound])
+
+
+@given(socketio_text.map(lambda rest: "0" + rest))
+@settings(max_examples=2000, deadline=None)
+def test_a_connect_without_data_always_decodes(packet: str) -> None:
+    # The middleware skips python-socketio's decoder for these: it can't fail on them.
+    try:
+        parse_header(packet)
+    except ValueError:
+        return
+    if not has_data(packet):
+        assert decodes(packet), packet

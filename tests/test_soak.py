@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import load_script
+from _helpers import load_script
 
 soak = load_script(Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py")
 

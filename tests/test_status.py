@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+from _helpers import TIMEOUT, client, serve
 from _raw import exchange
-from conftest import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import socketio
-from conftest import TIMEOUT, client, serve
+from _helpers import TIMEOUT, client, serve
 
 from dynamic_io_asgi import DynamicIO
 

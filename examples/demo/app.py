@@ -12,7 +12,7 @@ after its last member leaves, history and all. A ``/lobby`` namespace per host
 lists that host's live rooms. The status page is at ``/socket.io/status``.
 
 The page loads the Socket.IO client from a local copy when there is one, else
-from the CDN:
+from the CDN (``examples/client_script.py``, shared with the multi-process example):
 
 - ``SOCKETIO_CLIENT_JS=/path/to/socket.io.min.js``: serve that file;
 - ``SOCKETIO_CLIENT_JS=cdn``: always the CDN;
@@ -22,8 +22,8 @@ from the CDN:
 
 from __future__ import annotations
 
-import os
 import re
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,14 +40,11 @@ from starlette.staticfiles import StaticFiles
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # examples/, for client_script.py
+import client_script  # noqa: E402
+
 STATIC = HERE / "static"
-LOCAL_CLIENT = HERE.parent.parent / "tests/js/node_modules/socket.io-client/dist/socket.io.min.js"
-CDN_CLIENT = (
-    '<script src="https://cdn.socket.io/4.8.1/socket.io.min.js"'
-    ' integrity="sha384-mkQ3/7FUtcGyoppY6bz/PORYoGqOl7/aSUMn2ymDOJcapfS6PHqxhRTMh1RR0Q6+"'
-    ' crossorigin="anonymous"></script>'
-)
-LOCAL_TAG = '<script src="/vendor/socket.io.min.js"></script>'
+LOCAL_CLIENT = client_script.LOCAL_CLIENT  # the local copy served when SOCKETIO_CLIENT_JS is unset
 
 MAIN_HOST = ["localhost", "127.0.0.1", "::1"]
 ROOM = re.compile(r"^(//[^/]+)?/room/(?P<room>[a-z0-9-]{1,32})$")
@@ -57,26 +54,16 @@ MAX_TEXT = 500
 RETIREMENT = 15.0
 
 
-def client_script() -> Path | None:
-    """The local Socket.IO client to serve, or ``None`` for the CDN."""
-    choice = os.environ.get("SOCKETIO_CLIENT_JS", "")
-    if choice == "cdn":
-        return None
-    path = Path(choice) if choice else LOCAL_CLIENT
-    return path if path.is_file() else None
-
-
 sio = socketio.AsyncServer(async_mode="asgi")
 
 
 async def index(request: Request) -> HTMLResponse:
     page = (STATIC / "index.html").read_text(encoding="utf-8")
-    tag = LOCAL_TAG if client_script() else CDN_CLIENT
-    return HTMLResponse(page.replace("<!-- socket.io client -->", tag))
+    return HTMLResponse(page.replace("<!-- socket.io client -->", client_script.script_tag()))
 
 
 async def vendor_client(request: Request) -> Response:
-    path = client_script()
+    path = client_script.local_client()
     if path is None:
         return Response("no local Socket.IO client", status_code=404)
     return FileResponse(path, media_type="text/javascript")
@@ -85,7 +72,7 @@ async def vendor_client(request: Request) -> Response:
 web = Starlette(
     routes=[
         Route("/", index),
-        Route("/vendor/socket.io.min.js", vendor_client),
+        Route(client_script.VENDOR_PATH, vendor_client),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 )

@@ -1,4 +1,4 @@
-"""Make docs/demo.png: the demo with two tenants side by side, in headless Chromium.
+"""Make docs/demo.png and docs/demo-narrow.png: the demo in headless Chromium.
 
     .venv/bin/python examples/demo/screenshot.py [docs/demo.png]
 
@@ -6,8 +6,10 @@ Runs the demo in this process (uvicorn on 127.0.0.1, a port from the OS), opens
 one page holding two iframes, http://alpha.localhost:PORT/ and
 http://beta.localhost:PORT/ (Chromium resolves ``*.localhost`` to loopback
 itself), has a short conversation in each, with a python-socketio client for
-the second person of each tenant, and takes the screenshot. Needs Playwright,
-/usr/bin/chromium and a local Socket.IO client (scripts/bootstrap.sh).
+the second person of each tenant, and takes the screenshot (1440 x 760). Then a
+third person joins alpha's room on a phone's screen (390 x 844), and that is
+``demo-narrow.png`` beside the first. Needs Playwright, /usr/bin/chromium and a
+local Socket.IO client (scripts/bootstrap.sh).
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ import app as demo  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "demo.png"
 TIMEOUT = 20.0
+WIDE = {"width": 1440, "height": 760}
+NARROW = {"width": 390, "height": 844}  # a phone's screen, in CSS pixels
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 FRAMES = """<!doctype html>
 <style>
   body { margin: 0; padding: 14px; background: #d9dde6; display: flex; gap: 14px;
@@ -89,6 +100,23 @@ async def conversation(page: Page, url: str, port: int) -> list[Any]:
     return [grace, designers, linus]
 
 
+async def on_a_phone(page: Page, port: int, output: Path) -> None:
+    """Katherine joins alpha's room on a narrow screen, says something, and is photographed."""
+    await page.goto(f"http://alpha.localhost:{port}/?nick=katherine#general")
+    await page.wait_for_function("window.demo && window.demo.joined")
+    count = await page.locator("#messages li").count()
+    await page.fill("#text", "On my phone: same room, same history.")
+    await page.press("#text", "Enter")
+    await page.locator("#messages li").nth(count).wait_for()
+    await page.wait_for_timeout(300)  # let the last renders settle
+    await page.screenshot(path=str(output))
+
+
+def narrow_output(output: Path) -> Path:
+    """``docs/demo-narrow.png`` for ``docs/demo.png``."""
+    return output.with_name(f"{output.stem}-narrow{output.suffix}")
+
+
 async def main(output: Path) -> None:
     config = uvicorn.Config(demo.app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
@@ -102,10 +130,9 @@ async def main(output: Path) -> None:
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
             )
-            page = await browser.new_page(viewport={"width": 1440, "height": 760})
+            page = await browser.new_page(viewport=WIDE)
             page.set_default_timeout(TIMEOUT * 1000)
             await page.set_content(
                 FRAMES.replace(
@@ -115,13 +142,16 @@ async def main(output: Path) -> None:
             clients = await conversation(page, url, port)
             output.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(output))
+            phone = await browser.new_page(viewport=NARROW)
+            phone.set_default_timeout(TIMEOUT * 1000)
+            await on_a_phone(phone, port, narrow_output(output))
             await browser.close()
     finally:
         for client in clients:
             await client.disconnect()
         server.should_exit = True
         await task
-    print(f"wrote {output}")
+    print(f"wrote {output} and {narrow_output(output)}")
 
 
 if __name__ == "__main__":

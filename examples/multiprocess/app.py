@@ -1,6 +1,7 @@
 """One process of a multi-process chat: virtual hosts and namespaces on demand, shared over Redis.
 
-Run one process per port behind a sticky load balancer (``run.sh`` does it with nginx)::
+Run one process per port behind a sticky load balancer (``run.sh`` does it with nginx),
+from this folder (or from the repository's top with ``--app-dir examples/multiprocess``)::
 
     REDIS_URL=redis://127.0.0.1:6379/0 uvicorn app:app --host 127.0.0.1 --port 8001
 
@@ -18,7 +19,11 @@ Environment:
 - ``DYNAMIC_IO_NAME`` (``pid <n>``): this process's name in answers and on the page;
 - ``DYNAMIC_IO_STATUS=1``: serve this process's status page at ``/socket.io/status``;
 - ``DYNAMIC_IO_CONTROL=1``: serve ``/control/...``, which lets anyone emit, move and
-  disconnect sockets (the tests drive the cluster with it). Never in production.
+  disconnect sockets (the tests drive the cluster with it). Never in production;
+- ``SOCKETIO_CLIENT_JS``: where the page's Socket.IO client comes from, as in the demo
+  (``examples/client_script.py``): unset, the copy ``scripts/bootstrap.sh`` installs in
+  ``tests/js/node_modules`` (served at ``/vendor/socket.io.min.js``), else the CDN; a path,
+  that file; ``cdn``, the CDN.
 
 ``python app.py`` listens on 127.0.0.1 with a port from the OS, prints ``PORT <n>`` and
 serves until SIGTERM or Ctrl-C.
@@ -30,13 +35,18 @@ import json
 import os
 import re
 import socket
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import socketio
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/: client_script.py
+import client_script  # noqa: E402
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -54,7 +64,8 @@ retirements: Counter[str] = Counter()
 
 
 async def web(scope: Scope, receive: Receive, send: Send) -> None:
-    """Everything that is not Socket.IO: the chat page and, if enabled, /control/."""
+    """Everything that is not Socket.IO: the chat page, its client script and, if enabled,
+    /control/."""
     if scope["type"] == "lifespan":
         # socketio.ASGIApp hands lifespan to this app: answer it, so that the
         # middleware sees lifespan.startup (and starts listening on Redis at once).
@@ -74,7 +85,10 @@ async def web(scope: Scope, receive: Receive, send: Send) -> None:
             status, answer = 400, {"error": repr(exc)}
         await _respond(send, status, "application/json", json.dumps(answer).encode())
     elif path == "/":
-        await _respond(send, 200, "text/html; charset=utf-8", PAGE.encode())
+        page = PAGE.replace("<!-- socket.io client -->", client_script.script_tag())
+        await _respond(send, 200, "text/html; charset=utf-8", page.encode())
+    elif path == client_script.VENDOR_PATH and (local := client_script.local_client()):
+        await _respond(send, 200, "text/javascript", local.read_bytes())
     else:
         await _respond(send, 404, "text/plain", b"Not Found")
 
@@ -178,21 +192,26 @@ PAGE = """<!doctype html>
 <code>alpha.localhost</code>, <code>beta.localhost</code>): each host has its own room.</p>
 <form id="form"><input id="text" autocomplete="off" autofocus> <button>Send</button></form>
 <div id="log"></div>
-<script src="https://cdn.socket.io/4.7.5/socket.io.min.js"></script>
+<!-- socket.io client -->
 <script>
-  document.getElementById("host").textContent = location.host;
-  const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
-  const socket = io("/chat");
-  socket.on("connect", () => socket.emit("whoami", null, (me) => {
-    document.getElementById("process").textContent = me.process;
-  }));
-  socket.on("chat", (data) => log(data));
-  document.getElementById("form").onsubmit = (event) => {
-    event.preventDefault();
-    const text = document.getElementById("text");
-    socket.emit("chat", text.value);
-    text.value = "";
-  };
+  const $ = (id) => document.getElementById(id);
+  $("host").textContent = location.host;
+  const log = (line) => { $("log").textContent += line + "\\n"; };
+  if (typeof io === "undefined") {
+    $("process").textContent = "? (the Socket.IO client did not load)";
+  } else {
+    const socket = io("/chat");
+    socket.on("connect", () => socket.emit("whoami", null, (me) => {
+      $("process").textContent = me.process;
+    }));
+    socket.on("connect_error", (err) => { $("process").textContent = `? (${err.message})`; });
+    socket.on("chat", (data) => log(data));
+    $("form").onsubmit = (event) => {
+      event.preventDefault();
+      socket.emit("chat", $("text").value);
+      $("text").value = "";
+    };
+  }
 </script>
 """
 

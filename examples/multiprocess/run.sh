@@ -20,18 +20,31 @@ APP_PORTS=${APP_PORTS:-8001 8002 8003}
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run as another user when started by root
 
-pids=()
+redis_pid=""
+pids=()  # the app processes and nginx
 cleanup() {
     trap - EXIT INT TERM
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ ${#pids[@]} -gt 0 ]; then wait "${pids[@]}" 2>/dev/null || true; fi
+    # Redis last: the apps would log its loss on their way out.
+    if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
     wait
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
+wait_for_port() {  # until something accepts connections on 127.0.0.1:$1, for 30 s at most
+    for _ in $(seq 300); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "run.sh: nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
     >"$WORK/redis.log" &
-pids+=($!)
+redis_pid=$!
 
 servers=""
 n=0
@@ -46,6 +59,9 @@ for app_port in $APP_PORTS; do
     servers="$servers server 127.0.0.1:$app_port;"
 done
 
+# nginx only once every process listens: a request it could not pass on would mark the
+# processes down for 10 s (its fail_timeout), and answer 502 until then.
+for app_port in $APP_PORTS; do wait_for_port "$app_port"; done
 sed -e "s/__LISTEN__/127.0.0.1:$PORT/" -e "s/__SERVERS__/$servers/" \
     "$HERE/nginx.conf" >"$WORK/nginx.conf"
 nginx -p "$WORK" -c "$WORK/nginx.conf" -e stderr \

@@ -1,0 +1,59 @@
+"""Small asyncio helpers for running application callbacks safely."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["cancelling", "logged", "run_logged", "within"]
+
+logger = logging.getLogger("dynamic_io_asgi")
+
+
+async def within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
+    """``await awaitable`` for at most ``timeout`` seconds (``asyncio.TimeoutError``).
+
+    In the current task, not another (as ``wait_for`` runs it before Python
+    3.12): a task lets ``SystemExit`` out to the event loop, which stops."""
+    if hasattr(asyncio, "timeout"):  # Python 3.11+
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(_awaitable(awaitable), timeout)  # pragma: no cover
+
+
+async def _awaitable(value: Awaitable[Any]) -> Any:
+    return await value
+
+
+async def logged(awaitable: Awaitable[Any], what: str) -> None:
+    """``await awaitable``, logging (not raising) what it raises."""
+    try:
+        await awaitable
+    except Exception:
+        logger.exception("%s raised", what)
+
+
+def cancelling() -> bool:
+    """Whether the current task is being cancelled (rather than handed a
+    ``CancelledError`` that some callback raised)."""
+    task = asyncio.current_task()
+    state = getattr(task, "cancelling", None)  # Python 3.11+
+    if state is None:
+        return True  # can't tell: take it as a cancellation
+    return bool(state())
+
+
+async def run_logged(callback: Callable[[Any], Any], arg: Any, timeout: float, what: str) -> None:
+    """Run ``callback(arg)`` (sync or async): one that raises (even ``SystemExit``) is
+    logged, one that outlasts ``timeout`` seconds is logged and left behind."""
+    try:
+        result = callback(arg)
+        if inspect.isawaitable(result):
+            await within(result, timeout)
+    except asyncio.TimeoutError:
+        logger.error("%s took longer than %ss: went on without it", what, timeout)
+    except (Exception, SystemExit):
+        logger.exception("%s raised", what)
