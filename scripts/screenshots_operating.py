@@ -12,7 +12,7 @@
 
 Everything listens on 127.0.0.1 with ports from the OS; Chromium maps ``*.test`` to
 127.0.0.1 and every request for another host (the UI's web fonts on CDNs) is aborted.
-It uses the test suite's helpers (tests/conftest.py, tests/_redis.py). Needs Playwright,
+It uses the test suite's helpers (tests/_helpers.py, tests/_redis.py). Needs Playwright,
 /usr/bin/chromium, redis-server and the npm packages of scripts/bootstrap.sh.
 """
 
@@ -37,8 +37,8 @@ from starlette.staticfiles import StaticFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from _helpers import serve  # noqa: E402
 from _redis import AppProcess, RedisServer, start_cluster  # noqa: E402
-from conftest import serve  # noqa: E402
 
 from dynamic_io_asgi import DynamicIO  # noqa: E402
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _helpers import client
 from _redis import TIMEOUT, AppProcess, Recorder, RedisServer, control, start_cluster, wait_until
-from conftest import client
 
 from dynamic_io_asgi._cluster import INTERVAL
 
