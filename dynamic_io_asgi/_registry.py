@@ -121,8 +121,7 @@ class NamespaceRegistry:
         return self._namespaces.of_host(host)
 
     def hosts(self) -> list[str | None]:
-        """The hosts with a live namespace object."""
-        return self._namespaces.hosts()
+        return self._namespaces.hosts()  # those with a live namespace object
 
     def _is_static(self, full: str) -> bool:
         """Whether the application registered ``full`` on the server itself.
@@ -305,17 +304,16 @@ class NamespaceRegistry:
         )
 
     def _settled(self, full: str) -> bool:
-        manager = self.sio.manager
-        return (
-            self._has_sockets(full)
-            and full not in manager.pending_disconnect
-            and full not in self._admitting
-        )
+        moving = full in self.sio.manager.pending_disconnect or full in self._admitting
+        return self._has_sockets(full) and not moving
 
     def _start_retiring(self, nsp: DynamicNamespace) -> None:
-        """Retire a namespace that is due, in a task of its own, so that a slow
-        ``on_retire`` callback delays no other retirement. Marked retiring now (no
-        await since the plan), so that no CONNECT slips in before the task runs."""
+        """Retire a namespace that is due: now if it has no ``on_retire`` callback, else
+        in a task of its own (a slow callback delays no other retirement), marked
+        retiring now so that no CONNECT slips in before the task runs."""
+        if not nsp._retire_callbacks:
+            self._delete(nsp, disconnect=False)
+            return
         task = asyncio.get_running_loop().create_task(
             self._finish_retiring(nsp, self._mark_retiring(nsp))
         )
@@ -353,18 +351,7 @@ class NamespaceRegistry:
                 await run_logged(
                     callback, nsp, ON_RETIRE_TIMEOUT, f"on_retire callback of {nsp.fullname}"
                 )
-            nsp._uninstall()
-            nsp._closed = True
-            if self._namespaces.get(nsp.fullname) is nsp:
-                self._namespaces.remove(nsp)
-            self.limits.count(nsp.host, -1)
-            self.retired += 1
-            idle_since = nsp.clock.idle_since
-            if not disconnect and idle_since is not None:  # retired by the clock
-                late = time.monotonic() - idle_since - nsp.retirement
-                self.retirement_delay.observe(max(0.0, late))
-            logger.debug("retired %s", nsp.fullname)
-            self.hooks.fire("retire", nsp)
+            self._delete(nsp, disconnect=disconnect)
         except BaseException:
             # Interrupted (the caller of close() was cancelled, or shutdown):
             # the namespace was not deleted, so it stays live. A done
@@ -374,6 +361,21 @@ class NamespaceRegistry:
             raise
         finally:
             retiring.set_result(None)
+
+    def _delete(self, nsp: DynamicNamespace, *, disconnect: bool) -> None:
+        """Take ``nsp`` off the server and out of the registry (no await)."""
+        nsp._uninstall()
+        nsp._closed = True
+        if self._namespaces.get(nsp.fullname) is nsp:
+            self._namespaces.remove(nsp)
+        self.limits.count(nsp.host, -1)
+        self.retired += 1
+        idle_since = nsp.clock.idle_since
+        if not disconnect and idle_since is not None:  # retired by the clock
+            late = time.monotonic() - idle_since - nsp.retirement
+            self.retirement_delay.observe(max(0.0, late))
+        logger.debug("retired %s", nsp.fullname)
+        self.hooks.fire("retire", nsp)
 
     async def aclose(self) -> None:
         """Stop the retirement task and any setup still running; see ``DynamicIO.aclose``."""
