@@ -72,26 +72,27 @@ class Limits:
             raise NamespaceRejected(fullname(name, session.host), NAME_TOO_LONG, "limit")
         limit = self.max_namespaces_per_session
         admitted = session.admitted
-        if limit is None or name in admitted or len(admitted) < limit:
+        if limit is None or len(admitted) < limit:
+            return
+        full = fullname(name, session.host)
+        if full in admitted:
             return
         # Forget the namespaces this session left (or was refused) before counting.
-        now = time.monotonic()
+        now, connected = time.monotonic(), self.manager.sid_from_eio_sid
         for known, since in list(admitted.items()):
             if since is not None and now - since < STALE_CONNECT:
                 continue  # on its way to the server
-            if (
-                self.manager.sid_from_eio_sid(session.eio_sid, fullname(known, session.host))
-                is None
-            ):
+            if connected(session.eio_sid, known) is None:
                 del admitted[known]  # left, refused, or lost on its way
         if len(admitted) >= limit:
-            raise NamespaceRejected(fullname(name, session.host), TOO_MANY_NAMESPACES, "limit")
+            raise NamespaceRejected(full, TOO_MANY_NAMESPACES, "limit")
 
-    def admitted(self, session: Session, name: str) -> None:
-        """Count a CONNECT of ``session`` to ``name`` that goes on to the server."""
+    def admitted(self, session: Session, full: str) -> None:
+        """Count a CONNECT of ``session`` to the namespace ``full`` (the namespace's own
+        string: no copy of the name is kept) that goes on to the server."""
         # Kept only under a limit, which also bounds it (see check_session).
         if self.max_namespaces_per_session is not None:
-            session.admitted[name] = time.monotonic()
+            session.admitted[full] = time.monotonic()
 
     def check_new(self, host: str | None, full: str) -> None:
         """Refuse a new namespace over ``max_namespaces_per_host`` or ``max_namespaces``."""

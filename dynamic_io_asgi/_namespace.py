@@ -201,10 +201,8 @@ class DynamicNamespace:
             self._eio_sids = None  # not a session of ours: walk them all at the end
         else:
             admitted = session.admitted
-            if admitted:
-                name = self.name
-                if name in admitted:
-                    admitted[name] = None  # it reached the server
+            if self.fullname in admitted:
+                admitted[self.fullname] = None  # it reached the server
             if session.eio_sid is not None:
                 self._connected_from(session.eio_sid)
         try:

@@ -174,7 +174,7 @@ class NamespaceRegistry:
         nsp = self._namespaces.get(full)
         if nsp is None or nsp._retiring is not None:
             if full not in self._namespaces and self._passes_through(full):
-                self.limits.admitted(session, name)
+                self.limits.admitted(session, full)
                 if full not in self.statics and len(self.statics) < _MAX_STATICS:
                     self.statics.add(full)
                 return
@@ -201,7 +201,7 @@ class NamespaceRegistry:
                 # name it reads from the CONNECT, unless the table is there: a
                 # second copy of a name that may be 1,000 characters long.
                 rooms[nsp.fullname] = {None: bidict()}
-        self.limits.admitted(session, name)
+        self.limits.admitted(session, nsp.fullname)
 
     async def _ensure(
         self, name: str, host: str | None, *, auto: bool, passes: bool | None = None

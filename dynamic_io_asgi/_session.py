@@ -157,7 +157,7 @@ class Session:
         self.max_payload = wire.max_payload
         self._skip = 0  # binary attachments still to drop (their header was dropped)
         self._wire = wire
-        #: The client names of this session's admitted CONNECTs, for
+        #: The full names of this session's admitted CONNECTs, for
         #: ``max_namespaces_per_session``: the (monotonic) time of each while it
         #: is on its way to the server, ``None`` once the server has it.
         self.admitted: dict[str, float | None] = {}

@@ -53,28 +53,28 @@ def test_namespaces_per_session_counts_those_still_connected(monkeypatch: Any) -
     one = session()
     for name in ("/a", "/b"):
         limits.check_session(one, name)
-        limits.admitted(one, name)
-        one.admitted[name] = None  # the server's connect handler saw it
+        limits.admitted(one, f"//a.test{name}")
+        one.admitted[f"//a.test{name}"] = None  # the server's connect handler saw it
         manager.connected.add(("eio", f"//a.test{name}"))
     assert refused(limits.check_session, one, "/c") == TOO_MANY_NAMESPACES
     assert refused(limits.check_session, one, "/a") is None  # already one of its two
     assert refused(limits.check_session, session(), "/c") is None  # another session
     manager.connected.discard(("eio", "//a.test/b"))  # it left /b
     assert refused(limits.check_session, one, "/c") is None
-    assert "/b" not in one.admitted
+    assert "//a.test/b" not in one.admitted
 
 
 def test_a_connect_on_its_way_counts() -> None:
     limits = Limits(Manager(), max_namespaces_per_session=1)
     one = session()
-    limits.admitted(one, "/a")  # let through a moment ago, not connected yet
+    limits.admitted(one, "//a.test/a")  # let through a moment ago, not connected yet
     assert refused(limits.check_session, one, "/b") == TOO_MANY_NAMESPACES
 
 
 def test_without_the_session_limit_nothing_is_kept() -> None:
     limits = Limits(Manager())
     one = session()
-    limits.admitted(one, "/a")
+    limits.admitted(one, "//a.test/a")
     assert one.admitted == {}
 
 
