@@ -357,6 +357,9 @@ def make_app(spec: str) -> object:
         public_status=bool(config.get("status", False)),
         max_name_length=config.get("max_name_length", 1024),
         max_namespaces_per_session=config.get("max_namespaces_per_session", 128),
+        # Off: the sections pipeline thousands of CONNECTs per session to measure
+        # the server's capacity, which the pacing would hold to 64 a second.
+        max_connects_per_second=config.get("max_connects_per_second"),
     )
     recorder = Recorder() if config.get("record", False) else None
     forever = ("/probe", "/stay")
