@@ -69,6 +69,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # -- server -----------------------------------------------------------------------------
 
 
+def _connects_per_second() -> dict[str, float]:
+    """``max_connects_per_second`` from ``SOAK_MAX_CONNECTS_PER_SECOND``, if set."""
+    value = os.environ.get("SOAK_MAX_CONNECTS_PER_SECOND")
+    return {} if not value else {"max_connects_per_second": float(value)}
+
+
 def build_app(retirement: float, max_namespaces_per_host: int | None = None) -> Any:
     """The soak server: every namespace echoes ``msg``; counters at ``/soak/stats``.
 
@@ -120,6 +126,8 @@ def build_app(retirement: float, max_namespaces_per_host: int | None = None) -> 
         retirement=retirement,
         public_status=True,
         max_namespaces_per_host=max_namespaces_per_host,
+        # The package's default unless SOAK_MAX_CONNECTS_PER_SECOND says otherwise.
+        **_connects_per_second(),
     )
 
     @app.setup_namespace("*")
