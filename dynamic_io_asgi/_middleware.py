@@ -159,6 +159,7 @@ class DynamicIO:
             packet_class=sio.packet_class,
             msgpack=msgpack,
             max_payload=self.max_payload,
+            is_open=self._is_open,
             open_fix=(
                 f'"maxPayload":{sio.eio.max_http_buffer_size}',
                 f'"maxPayload":{self.max_payload}',
@@ -386,6 +387,10 @@ class DynamicIO:
         session = Session(None, self._wire, known=False)
         session.eio_sid = sid
         return session
+
+    def _is_open(self, eio_sid: str | None) -> bool:
+        eio_socket = self.sio.eio.sockets.get(eio_sid)
+        return eio_socket is not None and not eio_socket.closed
 
     def _new_session(self, host: str | None) -> Session:
         return Session(host, self._wire)

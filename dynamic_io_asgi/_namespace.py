@@ -268,10 +268,12 @@ class DynamicNamespace:
         # python-socketio keeps get_session()/save_session() data in the
         # Engine.IO socket until the whole connection closes: only the sessions
         # that ever connected here can hold some, so only they are visited.
-        table = sio.manager.rooms.get(self.fullname)
-        if table is not None and not any(table.values()):
-            del sio.manager.rooms[self.fullname]  # one the registry put there for a CONNECT
         sockets = sio.eio.sockets
+        table = sio.manager.rooms.get(self.fullname)
+        if table is not None and not any(sid in sockets for sid in table.get(None, {}).values()):
+            # No socket of an open session: the registry's table for a CONNECT, or
+            # what python-socketio left of a session closed during its CONNECT.
+            del sio.manager.rooms[self.fullname]
         eio_sids = self._eio_sids
         if eio_sids is None:
             held = list(sockets.values())

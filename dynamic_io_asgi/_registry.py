@@ -97,8 +97,6 @@ class NamespaceRegistry:
         """Register ``callback(nsp, match)`` for ``pattern``; see ``DynamicIO.setup_namespace``."""
         return self.setups.add(pattern, callback)
 
-    # -- namespaces ---------------------------------------------------------------
-
     @property
     def namespaces(self) -> dict[str, DynamicNamespace]:
         """The live namespace objects by full name (a copy)."""
@@ -157,6 +155,8 @@ class NamespaceRegistry:
         delay = self.limits.wait(session, time.monotonic())
         if delay:
             await asyncio.sleep(delay)  # its turn (max_connects_per_second)
+            if not session.is_open():
+                return None  # gone meanwhile: nothing to decide (the session drops it)
         try:
             if name.startswith("//"):
                 # Another host's name (or ours, spelt in full): never from a client.
@@ -288,14 +288,17 @@ class NamespaceRegistry:
     # -- retirement ---------------------------------------------------------------
 
     def watch(self, nsp: DynamicNamespace) -> None:
-        """Have the retirement task look at ``nsp`` at its next check: it was created,
-        a CONNECT to it came in, a socket left it, or its retirement changed."""
+        """Have the retirement task look at ``nsp`` (created, CONNECTed, left, changed)."""
         self.scheduler.watch(nsp)
 
     def _has_sockets(self, full: str) -> bool:
-        # (An empty table may be one the registry put there for a CONNECT.)
+        # Of open sessions only: python-socketio leaves a socket behind when a session
+        # closes while its CONNECT is handled (and a table may be the registry's seed).
         table = self.sio.manager.rooms.get(full)
-        return bool(table and table.get(None))
+        members = table.get(None) if table else None
+        if not members:
+            return False
+        return any(eio_sid in self.sio.eio.sockets for eio_sid in members.values())
 
     def _occupied(self, full: str) -> bool:
         manager = self.sio.manager
@@ -308,9 +311,8 @@ class NamespaceRegistry:
         return self._has_sockets(full) and not moving
 
     def _start_retiring(self, nsp: DynamicNamespace) -> None:
-        """Retire a namespace that is due: now if it has no ``on_retire`` callback, else
-        in a task of its own (a slow callback delays no other retirement), marked
-        retiring now so that no CONNECT slips in before the task runs."""
+        """Retire a due namespace: now if it has no ``on_retire`` callback, else in a task
+        of its own (marked retiring now, so that no CONNECT slips in meanwhile)."""
         if not nsp._retire_callbacks:
             self._delete(nsp, disconnect=False)
             return

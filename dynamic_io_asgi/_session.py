@@ -111,6 +111,8 @@ class Wire:
     #: The most characters (websocket) or bytes (polling) a client may send in
     #: one message or body, before rewriting; ``None``: the server's own limit.
     max_payload: int | None = None
+    #: ``is_open(eio_sid)``: whether the Engine.IO session is still open.
+    is_open: Callable[[str | None], bool] = lambda eio_sid: True
     #: ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
     #: writes it and as the client must read it (the middleware took the
     #: server's limit over, see _polling.take_body_limit).
@@ -276,9 +278,15 @@ class Session:
         # client never names another host's namespace.
         error = error or request.error
         if error is None:
-            return request.packet
+            # Not for a session that closed while the CONNECT waited: python-socketio
+            # would half connect it and leave its socket behind.
+            return request.packet if self.is_open() else None
         await self._send_connect_error(request.namespace, error)
         return None
+
+    def is_open(self) -> bool:
+        """Whether the Engine.IO session is still open."""
+        return self._wire.is_open(self.eio_sid)
 
     async def _send_connect_error(self, name: str, error_args: dict[str, Any]) -> None:
         wire = self._wire

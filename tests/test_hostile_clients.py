@@ -887,6 +887,25 @@ async def test_a_connect_flood_waits_its_turn() -> None:
         assert server.app.refused["limit"] == 0  # slowed, not refused
 
 
+async def test_connects_waiting_their_turn_when_the_server_closes_the_session() -> None:
+    # Paced CONNECTs whose session the server closes while they wait (no PONG: a
+    # raw client that does not answer pings): none reaches python-socketio for a
+    # closed session (it would half connect it, raise KeyError and leave the socket
+    # behind, so the namespace would never retire). Nothing is left (checked on exit).
+    async with attacked(max_connects_per_second=2, max_namespaces_per_session=None) as (
+        server,
+        url,
+    ):
+        server.sio.eio.ping_interval = server.sio.eio.ping_timeout = 0.5
+        async with raw_ws(url) as ws:
+            await ws.send(*[f"40/w{i}," for i in range(12)])
+            await ws.expect("40/w3,{")  # the burst of 4; the rest wait their turn
+            await until(lambda: not server.sio.eio.sockets)  # closed: no PONG came
+            # The waiting ones' turns, the last one 4 s after the burst.
+            await asyncio.sleep((12 - 4) / 2 + 0.5)
+        assert len(server.setups) < 12, server.setups
+
+
 async def test_namespaces_per_host_limit_and_a_slot_freed_by_retirement() -> None:
     async with attacked(max_namespaces_per_host=2) as (server, url):
         async with raw_ws(url) as ws:
