@@ -163,7 +163,7 @@ async def _post(
             await reject(scope, receive, send, "Payload too large", status=413)
             return
         scope = _with_new_content_length(scope, len(body))
-    if waited and _closed_meanwhile(sio, session):
+    if waited and session.eio_sid is not None and not session.is_open():
         # The session closed while a CONNECT waited for its setup (the
         # client's CLOSE, say): python-engineio would raise on this POST.
         await reject(scope, receive, send, "Session is closed")
@@ -207,13 +207,6 @@ async def _rewritten(session: Session, packets: list[str]) -> tuple[list[str], b
             kept.append(rewritten)
             closing = closing or rewritten[:1] == "1"
     return kept, closing, waited
-
-
-def _closed_meanwhile(sio: Any, session: Session) -> bool:
-    if session.eio_sid is None:
-        return False
-    current = sio.eio.sockets.get(session.eio_sid)
-    return current is None or bool(current.closed)
 
 
 def _body_message(body: bytes) -> Message:

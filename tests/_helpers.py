@@ -18,6 +18,25 @@ import uvicorn
 
 TIMEOUT = 20.0
 
+#: Debian's Chromium, and how the browser tests run it: headless as root, every
+#: ``*.test`` host on 127.0.0.1.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--host-resolver-rules=MAP *.test 127.0.0.1",
+]
+
+
+def chromium_args(*ports: int | None) -> list[str]:
+    """``CHROMIUM_ARGS``, and leave to use these ports (Chromium blocks some by default)."""
+    allowed = ",".join(str(port) for port in ports)
+    return [*CHROMIUM_ARGS, f"--explicitly-allowed-ports={allowed}"]
+
 
 @contextlib.asynccontextmanager
 async def serve(app: Any, **options: Any) -> AsyncIterator[str]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from _redis import RedisServer
 
 
 @pytest.fixture(params=["websocket", "polling", "upgrade"])
@@ -13,3 +17,13 @@ def transports(request: pytest.FixtureRequest) -> list[str]:
         "polling": ["polling"],
         "upgrade": ["polling", "websocket"],
     }[request.param]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, on a free port of 127.0.0.1."""
+    (tmp_path / "redis").mkdir()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()

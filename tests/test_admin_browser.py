@@ -18,14 +18,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
-from _helpers import TIMEOUT, client, serve
+from _helpers import CHROMIUM, TIMEOUT, chromium_args, client, serve
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from dynamic_io_asgi import DynamicIO
 
-CHROMIUM = Path("/usr/bin/chromium")
 ADMIN_UI = Path(__file__).parent / "js" / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
 playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = [
@@ -54,21 +53,12 @@ def ui_app() -> Starlette:
 async def chromium(*urls: str) -> AsyncIterator[tuple[Any, list[str]]]:
     """A headless Chromium context that may reach only ``LOCAL_HOSTS``, and the list
     of the URLs it was refused."""
-    ports = ",".join(str(urlsplit(url).port) for url in urls)
+    ports = [urlsplit(url).port for url in urls]
     async with playwright_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--no-proxy-server",
-                "--host-resolver-rules=MAP *.test 127.0.0.1",
-                f"--explicitly-allowed-ports={ports}",
-            ],
+            args=chromium_args(*ports),
         )
         try:
             # Wide enough for the UI's navigation drawer and status chip (lgAndUp).

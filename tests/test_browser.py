@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
-from _helpers import TIMEOUT, load_script, serve
+from _helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT, load_script, serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse
@@ -26,7 +26,6 @@ from starlette.routing import Route
 
 from dynamic_io_asgi import DynamicIO, DynamicNamespace
 
-CHROMIUM = Path("/usr/bin/chromium")
 CLIENT_JS = (
     Path(__file__).parent / "js" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 )
@@ -36,14 +35,6 @@ pytestmark = pytest.mark.skipif(
     reason="/usr/bin/chromium or tests/js/node_modules missing (run scripts/bootstrap.sh)",
 )
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--host-resolver-rules=MAP *.test 127.0.0.1",
-]
 TIMEOUT_MS = TIMEOUT * 1000
 
 # ?server=http://beta.test:PORT connects to another origin; by default the page's own.

@@ -16,15 +16,6 @@ from _redis import TIMEOUT, AppProcess, RedisServer, start_cluster
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    (tmp_path / "redis").mkdir()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def processes(redis_server: RedisServer, tmp_path: Path) -> Iterator[list[AppProcess]]:
     started = start_cluster(
         tmp_path, redis_server.url, 2, DYNAMIC_IO_STATUS="1", REDIS_CHANNEL="cluster-status"

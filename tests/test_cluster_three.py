@@ -39,15 +39,6 @@ CHAT = "//alpha.test/chat"
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    (tmp_path / "redis").mkdir()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def three(redis_server: RedisServer, tmp_path: Path) -> Iterator[list[AppProcess]]:
     """p1, p2, p3 with their status pages, each subscribed to the channel."""
     started = start_cluster(

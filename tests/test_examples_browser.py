@@ -26,22 +26,14 @@ from _examples import (
     redis_server,
     running,
 )
+from _helpers import CHROMIUM, chromium_args
 from _redis import TIMEOUT
 
-CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and LOCAL_CLIENT.exists()),
     reason="/usr/bin/chromium or tests/js/node_modules missing (run scripts/bootstrap.sh)",
 )
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--host-resolver-rules=MAP *.test 127.0.0.1",
-]
 
 
 def is_loopback(url: str) -> bool:
@@ -96,7 +88,7 @@ async def chromium(port: int) -> AsyncIterator[Browser]:
     async with playwright_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, f"--explicitly-allowed-ports={port}"],
+            args=chromium_args(port),
         )
         try:
             context = await browser.new_context()

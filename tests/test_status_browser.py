@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import socketio
-from _helpers import TIMEOUT, client, serve
+from _helpers import CHROMIUM, TIMEOUT, chromium_args, client, serve
 
 from dynamic_io_asgi import DynamicIO
 
-CHROMIUM = Path("/usr/bin/chromium")
 MAIN = {"Host": "main.test"}
 DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "status.png"
 
@@ -55,16 +54,7 @@ async def browser(port: int) -> Any:
         chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--no-proxy-server",
-                "--host-resolver-rules=MAP *.test 127.0.0.1",
-                f"--explicitly-allowed-ports={port}",
-            ],
+            args=chromium_args(port),
         )
         try:
             yield chromium
