@@ -22,7 +22,9 @@ import time
 import uuid
 from typing import Any
 
-__all__ = ["Cluster", "cluster_for"]
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+__all__ = ["Cluster", "cluster_for", "start_pubsub"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -136,3 +138,12 @@ def cluster_for(source: Any) -> Cluster | None:
     if not isinstance(manager, AsyncRedisManager):
         return None
     return Cluster(source, manager)
+
+
+def start_pubsub(sio: Any) -> None:
+    """Start a pub/sub client manager now, as python-socketio would at the first
+    Engine.IO connection: until then this process misses the acks of its own
+    ``call()``s and emits with callbacks (docs/design.md §8)."""
+    if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
+        sio.manager_initialized = True
+        sio.manager.initialize()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "parse_networks",
     "peer_in_networks",
     "raw_host",
+    "resolve",
     "split_fullname",
     "fullname",
 ]
@@ -178,3 +179,14 @@ def raw_host(scope: Any, trusted_proxies: tuple[Network, ...]) -> str | None:
         return str(hosts[0].decode("utf-8"))
     except UnicodeDecodeError:
         raise BadHost("host is not UTF-8") from None
+
+
+def resolve(raw: str | None, is_main: Callable[[str], bool], *, required: bool) -> str | None:
+    """The normalised host of a raw one, ``None`` for the main host (and for no host,
+    unless one is ``required``: then :class:`BadHost`, as for a bad value)."""
+    if not raw:
+        if required:
+            raise BadHost("no Host header, and there is no main host")
+        return None
+    host = normalize_host(raw)
+    return None if is_main(host) else host

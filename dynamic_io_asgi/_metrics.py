@@ -48,6 +48,8 @@ class MetricsSource(Protocol):
     """What the collector reads of the middleware."""
 
     sio: Any
+    #: The ``metrics`` option: whether (or for whom) the endpoint answers.
+    metrics: bool | Callable[[Scope], Any]
 
     @property
     def registry(self) -> Any: ...
@@ -115,21 +117,26 @@ class MetricsCollector:
 
 class MetricsEndpoint:
     """``<socketio_path>metrics``: the collector of one middleware in the Prometheus
-    text format, served while ``allowed`` (``metrics=``) says so."""
+    text format, served while the middleware's ``metrics`` option says so."""
 
-    def __init__(self, source: MetricsSource, allowed: bool | Callable[[Scope], Any]) -> None:
+    def __init__(self, source: MetricsSource) -> None:
+        self.source = source
+        self.registry: Any = None  # made at the first scrape
+
+    def _start(self) -> None:
         import prometheus_client  # the optional extra (DynamicIO checked it is there)
 
         self._client = prometheus_client
-        self.allowed = allowed
         self.registry = prometheus_client.CollectorRegistry(auto_describe=False)
-        self.registry.register(MetricsCollector(source))
+        self.registry.register(MetricsCollector(self.source))
         # respond() adds the charset that CONTENT_TYPE_LATEST ends with.
         self._content_type = prometheus_client.CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
     async def serve(self, scope: Scope, send: Send) -> None:
         """Answer a scrape: 404 unless authorised, 405 unless GET or HEAD."""
-        if not await authorised(self.allowed, scope, "metrics"):
+        if self.registry is None:
+            self._start()
+        if not await authorised(self.source.metrics, scope, "metrics"):
             await respond(send, 404, b"Not Found")
             return
         method = scope.get("method")

@@ -11,15 +11,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import socketio
-from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from . import _options
 from ._admin import live_server_stats
 from ._asgi import Receive, Scope, Send, lifespan_receive, read_query, reject
-from ._cluster import cluster_for
+from ._cluster import cluster_for, start_pubsub
 from ._compression import take_compression
 from ._hooks import Hook
-from ._hosts import BadHost, normalize_host, parse_networks, raw_host
+from ._hosts import BadHost, parse_networks, raw_host, resolve
 from ._limits import Limits
 from ._longpoll import get
 from ._metrics import MetricsCollector, MetricsEndpoint
@@ -27,10 +26,11 @@ from ._namespace import DynamicNamespace
 from ._options import HostOption
 from ._polling import post, take_body_limit
 from ._registry import NamespaceRegistry
-from ._session import SESSION_KEY, Session, Wire
+from ._session import SESSION_KEY, Session
 from ._setup import NamespaceRejected, SetupCallback
 from ._status import StatusPage
 from ._websocket import ws_receive, ws_send
+from ._wire import Wire
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
@@ -104,23 +104,23 @@ class DynamicIO:
         metrics: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
     ) -> None:
         self.app, self.sio = app, sio = _options.app_and_server(app, sio)
-        self._set_paths(_options.socketio_path(socketio_path, app))
+        self.socketio_path = socketio_path = _options.socketio_path(socketio_path, app)
+        self._socketio_root = socketio_path[:-1]  # "/socket.io"
+        self.status_path = socketio_path + "status"
+        self._status_paths = (self.status_path, self.status_path + ".json")
+        self.metrics_path = socketio_path + "metrics"
         self._is_main = _options.main_host_matcher(host)
         #: Whether no host is the main host (``host=True``): then a request must name one.
         self._no_main_host = host is True
         self.host = host
         limits = Limits(
             sio.manager,
-            max_name_length=_options.limit("max_name_length", max_name_length),
-            max_namespaces_per_session=_options.limit(
-                "max_namespaces_per_session", max_namespaces_per_session
-            ),
-            max_namespaces_per_host=_options.limit(
-                "max_namespaces_per_host", max_namespaces_per_host
-            ),
-            max_namespaces=_options.limit("max_namespaces", max_namespaces),
-            max_connects_per_second=_options.rate(
-                "max_connects_per_second", max_connects_per_second
+            **_options.limits(
+                max_name_length=max_name_length,
+                max_namespaces_per_session=max_namespaces_per_session,
+                max_namespaces_per_host=max_namespaces_per_host,
+                max_namespaces=max_namespaces,
+                max_connects_per_second=max_connects_per_second,
             ),
         )
         #: The namespace objects, their setup, limits and retirement.
@@ -138,13 +138,12 @@ class DynamicIO:
         self._get_host = get_host or self.get_host
         self.trusted_proxies = parse_networks(trusted_proxies)
         self.templates = _options.templates_folder(templates)
-        msgpack = _options.serializer_is_msgpack(sio.packet_class)
         self.started_at = time.time()
         #: The cluster view of the status page, with python-socketio's Redis manager.
         self.cluster = cluster_for(self)
         #: The status page (served while ``public_status`` says so).
         self.status_page = StatusPage(self, self.templates)
-        self._metrics_endpoint: MetricsEndpoint | None = None  # made at the first scrape
+        self.metrics_endpoint = MetricsEndpoint(self)
         # Last, so that a bad option leaves the server as it was: python-engineio
         # would compress polling responses before they could be rewritten, so
         # the middleware takes compression over (docs/deployment/middleware.md)
@@ -153,25 +152,12 @@ class DynamicIO:
         #: The most bytes a client may send in one polling body or websocket
         #: message: the server's ``max_http_buffer_size``, taken over.
         self.max_payload = take_body_limit(sio.eio)
-        self._wire = Wire(
+        self._wire = Wire.of_server(
+            sio,
             admit=self.registry.admit,
-            send=sio.eio.send,
-            packet_class=sio.packet_class,
-            msgpack=msgpack,
+            msgpack=_options.serializer_is_msgpack(sio.packet_class),
             max_payload=self.max_payload,
-            is_open=self._is_open,
-            open_fix=(
-                f'"maxPayload":{sio.eio.max_http_buffer_size}',
-                f'"maxPayload":{self.max_payload}',
-            ),
         )
-
-    def _set_paths(self, socketio_path: str) -> None:
-        self.socketio_path = socketio_path
-        self._socketio_root = socketio_path[:-1]  # "/socket.io"
-        self.status_path = socketio_path + "status"
-        self._status_paths = (self.status_path, self.status_path + ".json")
-        self.metrics_path = socketio_path + "metrics"
 
     setup_timeout = _options.KeptBy("registry")
     max_name_length = _options.KeptBy("registry", "limits")
@@ -270,18 +256,12 @@ class DynamicIO:
         so that a bad ``Host`` can't turn into a 500.
         """
         try:
-            raw = self._get_host(scope)
-            if not raw:
-                if self._no_main_host:
-                    raise BadHost("no Host header, and there is no main host")
-                return None
-            host = normalize_host(raw)
+            return resolve(self._get_host(scope), self._is_main, required=self._no_main_host)
         except BadHost:
             if default is _RAISE:
                 raise
             result: str | None = default
             return result
-        return None if self._is_main(host) else host
 
     # -- ASGI -----------------------------------------------------------------------
 
@@ -308,7 +288,7 @@ class DynamicIO:
             await self.status_page.serve(scope, receive, send)
             return
         if self.metrics and kind == "http" and path == self.metrics_path:
-            await self._serve_metrics(scope, send)
+            await self.metrics_endpoint.serve(scope, send)
             return
         sid, jsonp = read_query(scope.get("query_string", b""))
         if jsonp:
@@ -323,7 +303,7 @@ class DynamicIO:
             try:
                 session = self.sio.environ[sid]["asgi.scope"][SESSION_KEY]
             except KeyError:
-                session = self._unknown_session(sid)
+                session = Session.unknown(sid, self._wire)
         if kind == "websocket":
             await self.app(scope, ws_receive(session, receive), ws_send(session, send))
             return
@@ -349,20 +329,8 @@ class DynamicIO:
         own registry: ``prometheus_client.REGISTRY.register(app.metrics_collector())``."""
         return MetricsCollector(self)
 
-    async def _serve_metrics(self, scope: Scope, send: Send) -> None:
-        if self._metrics_endpoint is None:
-            self._metrics_endpoint = MetricsEndpoint(self, self.metrics)
-        self._metrics_endpoint.allowed = self.metrics
-        await self._metrics_endpoint.serve(scope, send)
-
     def _start_pubsub(self) -> None:
-        # A pub/sub manager subscribes on the first Engine.IO connection; until
-        # then this process misses the acks of its own call()s and emits with
-        # callbacks (docs/design.md §8). Start it now, as python-socketio would later.
-        sio = self.sio
-        if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
-            sio.manager_initialized = True
-            sio.manager.initialize()
+        start_pubsub(self.sio)
         if self.cluster is not None:
             self.cluster.start()
 
@@ -376,21 +344,7 @@ class DynamicIO:
         except BadHost as exc:
             await reject(scope, receive, send, f"Bad host: {exc}")
             return None
-        session = self._new_session(host)
+        session = Session(host, self._wire)
         # Servers that send no lifespan events (daphne) start it here instead.
         self._start_pubsub()
         return session, {**scope, SESSION_KEY: session}
-
-    def _unknown_session(self, sid: str) -> Session:
-        # Not a session of ours (or one that is closing): Engine.IO answers for
-        # itself, and no Socket.IO message passes either way.
-        session = Session(None, self._wire, known=False)
-        session.eio_sid = sid
-        return session
-
-    def _is_open(self, eio_sid: str | None) -> bool:
-        eio_socket = self.sio.eio.sockets.get(eio_sid)
-        return eio_socket is not None and not eio_socket.closed
-
-    def _new_session(self, host: str | None) -> Session:
-        return Session(host, self._wire)

@@ -128,6 +128,15 @@ def rate(option: str, value: float | None) -> float | None:
     return float(value)
 
 
+def limits(**values: Any) -> dict[str, Any]:
+    """The ``max_*`` options, each checked by name: ``max_connects_per_second`` is a
+    :func:`rate`, the others are each a :func:`limit`."""
+    return {
+        option: rate(option, value) if option.endswith("_per_second") else limit(option, value)
+        for option, value in values.items()
+    }
+
+
 def seconds(option: str, value: float | None) -> float:
     """A duration of 0 seconds or more; ``None`` is for ever (``math.inf``)."""
     if value is None:

@@ -16,7 +16,8 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send, read_body, reject, without
-from ._session import Connect, Session
+from ._session import Session
+from ._wire import Connect
 
 __all__ = ["max_packets", "post", "take_body_limit"]
 

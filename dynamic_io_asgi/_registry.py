@@ -18,6 +18,7 @@ from typing import Any
 import socketio
 from bidict import bidict
 
+from ._deletion import Deletion
 from ._hooks import Hook, Hooks
 from ._hosts import fullname, normalize_host, split_fullname
 from ._index import NamespaceIndex
@@ -25,16 +26,15 @@ from ._limits import Limits
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
 from ._scheduler import RetirementScheduler
-from ._session import INVALID_NAMESPACE, Session
+from ._session import Session
 from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, full_match, run_setup
-from ._tasks import cancelling, run_logged
+from ._tasks import cancelling
+from ._wire import INVALID_NAMESPACE
 
 __all__ = ["Hook", "NamespaceRegistry", "NamespaceRejected", "SetupCallback"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-#: How long an async ``on_retire`` callback may run before retirement goes on without it.
-ON_RETIRE_TIMEOUT = 10.0
 #: Static names remembered for the status page (the application's own: a few).
 _MAX_STATICS = 10_000
 
@@ -71,8 +71,10 @@ class NamespaceRegistry:
         #: The lifecycle hooks.
         self.hooks = Hooks()
         #: The retirement task and its deadline queue.
-        self.scheduler = RetirementScheduler(self._occupied, self._settled, self._start_retiring)
         self._namespaces = NamespaceIndex()
+        #: Takes namespaces off the server.
+        self.deletion = Deletion(sio, self._namespaces, self.limits, self.hooks, self.watch)
+        self.scheduler = RetirementScheduler(self._occupied, self._settled, self.deletion.due)
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
         # Namespaces being created: the result others wait for, and the task creating it.
@@ -80,16 +82,12 @@ class NamespaceRegistry:
         self._creators: dict[str, asyncio.Task[Any] | None] = {}
         # CONNECTs waiting for a namespace to be created, by full name.
         self._admitting: dict[str, int] = {}
-        self._retiring_tasks: set[asyncio.Task[None]] = set()
-        #: Counters for the status page: namespaces created and retired since start.
+        #: Namespaces created since start (for the status page).
         self.created = 0
-        self.retired = 0
         #: CONNECTs refused since start, by reason (see ``REASONS``).
         self.refused: dict[str, int] = dict.fromkeys(REASONS, 0)
-        #: How long setup callbacks took, and how late after its deadline each
-        #: namespace was deleted (for the metrics).
+        #: How long setup callbacks took (for the metrics).
         self.setup_seconds = Histogram()
-        self.retirement_delay = Histogram()
 
     def setup_namespace(
         self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None
@@ -310,80 +308,25 @@ class NamespaceRegistry:
         moving = full in self.sio.manager.pending_disconnect or full in self._admitting
         return self._has_sockets(full) and not moving
 
-    def _start_retiring(self, nsp: DynamicNamespace) -> None:
-        """Retire a due namespace: now if it has no ``on_retire`` callback, else in a task
-        of its own (marked retiring now, so that no CONNECT slips in meanwhile)."""
-        if not nsp._retire_callbacks:
-            self._delete(nsp, disconnect=False)
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._finish_retiring(nsp, self._mark_retiring(nsp))
-        )
-        self._retiring_tasks.add(task)
-        task.add_done_callback(self._retiring_tasks.discard)
+    @property
+    def retired(self) -> int:
+        """Namespaces retired since start."""
+        return self.deletion.retired
+
+    @property
+    def retirement_delay(self) -> Histogram:
+        """How late after its deadline each namespace was deleted."""
+        return self.deletion.retirement_delay
 
     async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         """Delete ``nsp`` now (its ``close()``), disconnecting its sockets if asked."""
-        if nsp._closed:
-            return
-        if nsp._setting_up:
-            # close() inside the namespace's own setup: it refuses the namespace
-            # (_create sees this), which has nothing installed to remove yet.
-            nsp._closed = True
-            return
-        if nsp._retiring is not None:
-            await asyncio.shield(nsp._retiring)
-            return
-        await self._finish_retiring(nsp, self._mark_retiring(nsp), disconnect=disconnect)
-
-    def _mark_retiring(self, nsp: DynamicNamespace) -> asyncio.Future[None]:
-        """Mark ``nsp`` as retiring: new CONNECTs to its name wait for the end of
-        the retirement, then create a new namespace object."""
-        retiring = nsp._retiring = asyncio.get_running_loop().create_future()
-        return retiring
-
-    async def _finish_retiring(
-        self, nsp: DynamicNamespace, retiring: asyncio.Future[None], *, disconnect: bool = False
-    ) -> None:
-        try:
-            if disconnect:
-                for sid in nsp.sockets:
-                    await self.sio.disconnect(sid, namespace=nsp.fullname)
-            for callback in nsp._retire_callbacks:
-                await run_logged(
-                    callback, nsp, ON_RETIRE_TIMEOUT, f"on_retire callback of {nsp.fullname}"
-                )
-            self._delete(nsp, disconnect=disconnect)
-        except BaseException:
-            # Interrupted (the caller of close() was cancelled, or shutdown):
-            # the namespace was not deleted, so it stays live. A done
-            # _retiring on a live namespace would make _ensure() spin.
-            nsp._retiring = None
-            self.scheduler.watch(nsp)
-            raise
-        finally:
-            retiring.set_result(None)
-
-    def _delete(self, nsp: DynamicNamespace, *, disconnect: bool) -> None:
-        """Take ``nsp`` off the server and out of the registry (no await)."""
-        nsp._uninstall()
-        nsp._closed = True
-        if self._namespaces.get(nsp.fullname) is nsp:
-            self._namespaces.remove(nsp)
-        self.limits.count(nsp.host, -1)
-        self.retired += 1
-        idle_since = nsp.clock.idle_since
-        if not disconnect and idle_since is not None:  # retired by the clock
-            late = time.monotonic() - idle_since - nsp.retirement
-            self.retirement_delay.observe(max(0.0, late))
-        logger.debug("retired %s", nsp.fullname)
-        self.hooks.fire("retire", nsp)
+        await self.deletion.retire(nsp, disconnect=disconnect)
 
     async def aclose(self) -> None:
         """Stop the retirement task and any setup still running; see ``DynamicIO.aclose``."""
         tasks = [
             task
-            for task in (self.scheduler.stop(), *self._retiring_tasks, *self.hooks.tasks)
+            for task in (self.scheduler.stop(), *self.deletion.tasks, *self.hooks.tasks)
             if task is not None
         ]
         creations = list(self._creating.values())

@@ -15,11 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
-
-from socketio.packet import Packet
+from typing import Any, TypeVar
 
 from . import _packets
 from ._packets import (
@@ -33,19 +29,9 @@ from ._packets import (
     to_client,
 )
 from ._spellings import InboundFast, OutboundFast, spellings
+from ._wire import INVALID_NAMESPACE, MARK_BINARY, MARK_TEXT, Connect, Wire
 
-__all__ = [
-    "Connect",
-    "InboundFast",
-    "OutboundFast",
-    "Session",
-    "Wire",
-    "MARK_TEXT",
-    "MARK_BINARY",
-    "INVALID_NAMESPACE",
-    "SESSION_KEY",
-    "session_of",
-]
+__all__ = ["InboundFast", "OutboundFast", "Session", "SESSION_KEY", "session_of"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -64,59 +50,12 @@ def session_of(environ: dict[str, Any]) -> Session | None:
     return session
 
 
-#: Prefixes of packets the middleware itself queues for a client (already in
-#: the client's form). Socket.IO text packets start with a digit and msgpack
-#: never uses the byte 0xc1, so neither can come from the server. (Binary
-#: attachments of the default serializer can start with anything: the binary
-#: mark is only read on msgpack sessions, the only ones the middleware sends
-#: binary packets to.)
-MARK_TEXT = "\x00"
-MARK_BINARY = b"\xc1"
-
-INVALID_NAMESPACE = {"message": "Invalid namespace"}
-
 T = TypeVar("T", str, bytes)
-
-
-class Connect(NamedTuple):
-    """A client's CONNECT, held back until :meth:`Session.connect` decides it."""
-
-    namespace: str  # as the client wrote it
-    packet: Any  # the Engine.IO packet to forward if admitted (server form)
-    error: dict[str, Any] | None  # already refused by the session, with these error args
 
 
 # Socket.IO types that never carry binary attachments, except CONNECT, which
 # has to wait for its namespace: the fast paths handle only these.
 _PLAIN_TYPES = frozenset("1234")
-
-
-#: ``admit(session, client_namespace) -> error args or None``: decides a CONNECT.
-Admit = Callable[["Session", str], Awaitable["dict[str, Any] | None"]]
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """What every session of one middleware shares: who decides its CONNECTs, how
-    a refusal reaches the client, and the limits on what a client sends."""
-
-    #: Decides a CONNECT (the middleware's registry).
-    admit: Admit
-    #: ``send(eio_sid, packet)``: queues an Engine.IO message (``sio.eio.send``).
-    send: Callable[[str, Any], Awaitable[None]] | None = None
-    #: The server's Socket.IO packet class, which encodes a CONNECT_ERROR.
-    packet_class: type = Packet
-    #: Whether the server's serializer is msgpack.
-    msgpack: bool = False
-    #: The most characters (websocket) or bytes (polling) a client may send in
-    #: one message or body, before rewriting; ``None``: the server's own limit.
-    max_payload: int | None = None
-    #: ``is_open(eio_sid)``: whether the Engine.IO session is still open.
-    is_open: Callable[[str | None], bool] = lambda eio_sid: True
-    #: ``(server's, client's)``: the OPEN packet's "maxPayload" as the server
-    #: writes it and as the client must read it (the middleware took the
-    #: server's limit over, see _polling.take_body_limit).
-    open_fix: tuple[str, str] | None = None
 
 
 class Session:
@@ -165,6 +104,15 @@ class Session:
         self.admitted: dict[str, float | None] = {}
         #: ``(tokens, when)`` of the session's bucket for ``max_connects_per_second``.
         self.connect_tokens: tuple[float, float | None] = (0.0, None)
+
+    @classmethod
+    def unknown(cls, eio_sid: str, wire: Wire) -> Session:
+        """A session for a ``sid`` the middleware has no record of (not one of its
+        sessions, or one that is closing): Engine.IO answers for itself, and no
+        Socket.IO message passes either way."""
+        session = cls(None, wire, known=False)
+        session.eio_sid = eio_sid
+        return session
 
     # -- client to server ----------------------------------------------------------
     #

@@ -20,8 +20,8 @@ import socketio
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
-from ._session import INVALID_NAMESPACE
 from ._tasks import cancelling, within
+from ._wire import INVALID_NAMESPACE
 
 __all__ = ["REASONS", "NamespaceRejected", "SetupCallback", "SetupTable", "full_match", "run_setup"]
 

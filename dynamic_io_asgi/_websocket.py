@@ -13,7 +13,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ._asgi import Message, Receive, Send
-from ._session import Connect, Session
+from ._session import Session
+from ._wire import Connect
 
 __all__ = ["ws_receive", "ws_send"]
 

@@ -96,7 +96,8 @@ from dynamic_io_asgi._packets import (
     to_client,
     to_server,
 )
-from dynamic_io_asgi._session import MARK_TEXT, Connect, Session, Wire
+from dynamic_io_asgi._session import Session
+from dynamic_io_asgi._wire import MARK_TEXT, Connect, Wire
 
 FALLBACK_HOST = "a.test"
 #: Option ``H``: the longest host name there is (253 characters, labels of 63 at most).

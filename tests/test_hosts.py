@@ -15,6 +15,7 @@ from dynamic_io_asgi._hosts import (
     normalize_host,
     parse_networks,
     peer_in_networks,
+    resolve,
     split_fullname,
 )
 
@@ -255,3 +256,22 @@ def test_parse_networks_names_the_option(values: object) -> None:
 )
 def test_peer_in_networks(peer: str | None, networks: list[str], expected: bool) -> None:
     assert peer_in_networks(peer, parse_networks(networks)) is expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "required", "expected"),
+    [
+        ("Alpha.TEST:80", False, "alpha.test"),
+        ("main.test", False, None),  # the main host
+        (None, False, None),
+        ("", False, None),
+    ],
+)
+def test_resolve(raw: str | None, required: bool, expected: str | None) -> None:
+    assert resolve(raw, lambda host: host == "main.test", required=required) == expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "bad host"])
+def test_resolve_refuses_no_host_when_one_is_required(raw: str | None) -> None:
+    with pytest.raises(BadHost):
+        resolve(raw, lambda host: False, required=True)

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from dynamic_io_asgi._limits import NAME_TOO_LONG, TOO_MANY_NAMESPACES, Limits
-from dynamic_io_asgi._session import Session, Wire
+from dynamic_io_asgi._session import Session
 from dynamic_io_asgi._setup import NamespaceRejected
+from dynamic_io_asgi._wire import Wire
 
 
 class Manager:

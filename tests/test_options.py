@@ -27,6 +27,17 @@ def test_limits_and_durations_as_used() -> None:
     assert _options.setup_timeout(None) is None and _options.setup_timeout(2) == 2.0
 
 
+def test_the_limits_each_checked_by_its_own_name() -> None:
+    assert _options.limits(max_namespaces=None, max_connects_per_second=8) == {
+        "max_namespaces": None,
+        "max_connects_per_second": 8.0,
+    }
+    with pytest.raises(ValueError, match="^max_connects_per_second: "):
+        _options.limits(max_namespaces=3, max_connects_per_second=0)
+    with pytest.raises(TypeError, match="^max_name_length: "):
+        _options.limits(max_name_length=2.5, max_connects_per_second=1.5)
+
+
 @pytest.mark.parametrize("value", [-1, math.nan, "10", True])
 def test_a_bad_duration(value: Any) -> None:
     with pytest.raises((TypeError, ValueError), match="^retirement: "):

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamic_io_asgi._packets import decodes, has_data, parse_header
-from dynamic_io_asgi._session import Connect, Session, Wire
+from dynamic_io_asgi._session import Session
 from dynamic_io_asgi._websocket import ws_receive, ws_send
+from dynamic_io_asgi._wire import Connect, Wire
 
 
 async def _never(*args: Any) -> None:
