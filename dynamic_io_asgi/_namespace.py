@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 import socketio
 
+from . import _visitors
 from ._retirement import IdleClock
 from ._session import session_of
 from ._signatures import accepts_auth, call, takes
@@ -34,6 +35,10 @@ class Owner(Protocol):
 
     async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         """Delete ``nsp`` now (disconnecting its sockets first with ``disconnect``)."""
+
+
+#: What a connect handler raises to refuse a CONNECT with a message of its own.
+_REFUSALS = (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError)
 
 
 class NamespaceClosed(RuntimeError):
@@ -88,10 +93,8 @@ class DynamicNamespace:
         self.clock = IdleClock()
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
-        # The Engine.IO sessions that ever connected here: "" for none, the sid of
-        # the only one (the common case, kept without a set), a set of them, or
-        # None for unknown (then all are visited at the end).
-        self._eio_sids: str | set[str] | None = ""
+        # The Engine.IO sessions that ever connected here (see _visitors).
+        self._eio_sids: _visitors.Visitors = ""
         self._closed = False  # retired or closed: no longer on the server
         if static:
             self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
@@ -203,31 +206,35 @@ class DynamicNamespace:
             admitted = session.admitted
             if self.fullname in admitted:
                 admitted[self.fullname] = None  # it reached the server
-            if session.eio_sid is not None:
-                self._connected_from(session.eio_sid)
+            eio_sid = session.eio_sid
+            if eio_sid is not None:
+                self._eio_sids = _visitors.add(self._eio_sids, eio_sid, self.sio.eio.sockets)
+        result = None
         try:
             if self._connect is not None:
                 args = (sid, environ, auth) if self._connect_auth else (sid, environ)
-                return await call(self._connect, *args)
-            if self._class_handler is not None:
+                result = await call(self._connect, *args)
+            elif self._class_handler is not None:
                 handler = getattr(self._class_handler, "on_connect", None)
                 with_auth = handler is None or accepts_auth(handler)
                 args = (sid, environ, auth) if with_auth else (sid, environ)
-                return await self._class_handler.trigger_event("connect", *args)
-        except (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError):
-            raise  # python-socketio answers these with their message
-        except Exception:
+                result = await self._class_handler.trigger_event("connect", *args)
+        except BaseException as exc:
+            self._server.watch(self)  # refused: python-socketio removes the socket now
+            if not isinstance(exc, Exception) or isinstance(exc, _REFUSALS):
+                raise  # python-socketio answers a refusal with its message
             # python-socketio would let it through, leaving the socket half
             # connected (the client hears nothing, the namespace never empties).
             logger.exception("connect handler of %s raised: connection refused", self.fullname)
             raise socketio.exceptions.ConnectionRefusedError() from None
-        return None
+        if result is False:
+            self._server.watch(self)
+        return result
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         # Installed as the server's disconnect handler for fullname: one that
         # raised would stop python-socketio before it removes the socket,
         # pinning the namespace for ever.
-        self._server.watch(self)  # it may be empty once this socket is gone
         try:
             if self._disconnect is not None:
                 args = (sid, reason) if self._disconnect_reason else (sid,)
@@ -236,21 +243,10 @@ class DynamicNamespace:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:
             logger.exception("disconnect handler of %s raised", self.fullname)
-
-    def _connected_from(self, eio_sid: str) -> None:
-        """Remember an Engine.IO session that connected here (it may hold session data)."""
-        eio_sids = self._eio_sids
-        if eio_sids is None or eio_sids == eio_sid:
-            return
-        if eio_sids == "":
-            self._eio_sids = eio_sid
-            return
-        if isinstance(eio_sids, str):
-            eio_sids = self._eio_sids = {eio_sids}
-        eio_sids.add(eio_sid)
-        sockets = self.sio.eio.sockets
-        if len(eio_sids) > 2 * len(sockets) + 64:  # forget closed sessions, amortised
-            self._eio_sids = {known for known in eio_sids if known in sockets}
+        finally:
+            # It may be empty once this socket is gone: python-socketio removes the
+            # socket as this returns, with no await in between.
+            self._server.watch(self)
 
     def _install(self) -> None:
         self.sio.handlers[self.fullname] = self._handlers
@@ -265,22 +261,14 @@ class DynamicNamespace:
         if self._class_handler is not None:
             if sio.namespace_handlers.get(self.fullname) is self._class_handler:
                 del sio.namespace_handlers[self.fullname]
-        # python-socketio keeps get_session()/save_session() data in the
-        # Engine.IO socket until the whole connection closes: only the sessions
-        # that ever connected here can hold some, so only they are visited.
+        # The Engine.IO sessions that connected here may hold session data of it.
         sockets = sio.eio.sockets
         table = sio.manager.rooms.get(self.fullname)
         if table is not None and not any(sid in sockets for sid in table.get(None, {}).values()):
             # No socket of an open session: the registry's table for a CONNECT, or
             # what python-socketio left of a session closed during its CONNECT.
             del sio.manager.rooms[self.fullname]
-        eio_sids = self._eio_sids
-        if eio_sids is None:
-            held = list(sockets.values())
-        else:
-            known = (eio_sids,) if isinstance(eio_sids, str) else eio_sids
-            held = [sockets[eio_sid] for eio_sid in known if eio_sid in sockets]
-        for eio_socket in held:
+        for eio_socket in _visitors.holding(self._eio_sids, sockets):
             eio_socket.session.pop(self.fullname, None)
         self._eio_sids = ""
         self._installed = False

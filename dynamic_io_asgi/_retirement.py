@@ -4,9 +4,11 @@ The middleware's one background task calls :func:`plan` every ``tick``
 seconds. A namespace is *idle* when python-socketio holds no socket of it
 (connected, connecting or disconnecting) and no CONNECT that the middleware let
 through is still waiting for the server. The first check that sees it idle
-starts its clock; it retires on the first check at least ``retirement``
-seconds later. Checks run every half window, so a namespace retires between
-``retirement`` and ``retirement + window`` after it became idle, with
+starts its clock: from the last change the middleware saw (``touched``: a socket
+left, say) when no check saw it occupied since, else from the check itself. It
+retires on the first check at least ``retirement`` seconds later. Checks run
+every half window, so a namespace retires between ``retirement`` and
+``retirement + window`` after it became idle, with
 ``window = max(0.1 s, 10 % of retirement)``.
 """
 
@@ -30,7 +32,7 @@ class IdleClock:
     """The idle clock of one namespace, in monotonic seconds: what :func:`plan` reads
     and updates, and the namespace's place in the retirement task's deadline queue."""
 
-    __slots__ = ("inflight", "last_connect", "idle_since", "deadline")
+    __slots__ = ("inflight", "last_connect", "idle_since", "deadline", "touched")
 
     def __init__(self) -> None:
         #: CONNECTs let through to the server that its connect handler has not seen yet.
@@ -41,6 +43,9 @@ class IdleClock:
         self.idle_since: float | None = None
         #: Its entry in the deadline queue (``None``: not queued).
         self.deadline: float | None = None
+        #: When the middleware last saw it change (a socket left, a CONNECT came, its
+        #: retirement was set), unless a check saw it occupied since.
+        self.touched: float | None = None
 
     def connecting(self, now: float) -> None:
         """A CONNECT to the namespace was let through to the server."""
@@ -91,12 +96,20 @@ def plan(
         clock = nsp.clock
         connecting = clock.inflight and now - clock.last_connect < STALE_CONNECT
         if connecting or occupied(nsp.fullname):
-            clock.idle_since = None
+            clock.idle_since = clock.touched = None
             continue
         # A CONNECT since the clock started means the namespace may have been
         # occupied in between, unseen: start again.
         if clock.idle_since is None or clock.last_connect >= clock.idle_since:
-            clock.idle_since = now
+            # Idle since its last change (the socket that left, say) rather than since
+            # this check, which may come up to a tick later, or later still when many
+            # changed at once. Not while a CONNECT is in flight: one that went stale
+            # makes the namespace idle with no change seen.
+            touched = clock.touched
+            if touched is not None and not clock.inflight and clock.last_connect < touched <= now:
+                clock.idle_since = touched
+            else:
+                clock.idle_since = now
         if now - clock.idle_since >= retirement:
             due.append(nsp)
     return due, (None if tick == math.inf else min(tick, MAX_TICK))

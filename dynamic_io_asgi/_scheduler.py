@@ -63,6 +63,7 @@ class RetirementScheduler:
         """Have the task look at ``nsp`` at its next check (starting the task if needed)."""
         if nsp.retirement == math.inf or nsp._closed:
             return
+        nsp.clock.touched = time.monotonic()
         self._active[nsp.fullname] = nsp
         try:
             loop = asyncio.get_running_loop()

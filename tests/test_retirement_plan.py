@@ -61,13 +61,25 @@ def simulate(
     *,
     others: Sequence[FakeNamespace] = (),
     horizon: float = 300.0,
+    touches: bool = False,
 ) -> float | None:
     """Call plan() at t = 0 and then after every delay it returns, as the middleware's
-    task does; CONNECTs happen between the checks. Returns when ``nsp`` retired."""
+    task does; CONNECTs happen between the checks. Returns when ``nsp`` retired.
+
+    With ``touches``, each CONNECT and each leaving socket touches the clock at its
+    instant, as the middleware's ``watch()`` does."""
     live = [nsp, *others]
     pending = sorted(connects, key=lambda c: c.at)
-    now = 0.0
+    now = last = 0.0
+    if touches:
+        nsp.clock.touched = 0.0  # created
     while now <= horizon:
+        if touches:
+            instants = [t for c in connects for t in (c.at, c.leaves) if t is not None]
+            since = [t for t in instants if last < t <= now]
+            if since:
+                nsp.clock.touched = max(since)
+        last = now
         while pending and pending[0].at <= now:
             connect = pending.pop(0)
             nsp.clock.last_connect = connect.at
@@ -147,6 +159,31 @@ def test_the_clock_starts_when_first_seen_empty() -> None:
     assert nsp.clock.idle_since == 3.0
     assert plan([nsp], 12.9, nobody) == ([], 0.5)
     assert plan([nsp], 13.0, nobody) == ([nsp], 0.5)
+
+
+def test_the_clock_starts_at_the_last_touch_when_no_check_saw_it_occupied() -> None:
+    nsp = FakeNamespace("//a.test/x", 10.0)
+    nsp.clock.touched = 2.0  # its socket left at 2.0; the first check comes at 3.0
+    assert plan([nsp], 3.0, nobody) == ([], 0.5)
+    assert nsp.clock.idle_since == 2.0
+    assert plan([nsp], 12.0, nobody) == ([nsp], 0.5)
+
+
+def test_a_check_that_sees_it_occupied_forgets_the_touch() -> None:
+    nsp = FakeNamespace("//a.test/x", 10.0)
+    nsp.clock.touched = 2.0
+    plan([nsp], 2.5, everybody)
+    assert nsp.clock.touched is None  # it left later, unseen (a session closed, say)
+    plan([nsp], 3.0, nobody)
+    assert nsp.clock.idle_since == 3.0
+
+
+def test_a_touch_is_not_taken_while_a_connect_is_in_flight() -> None:
+    # A lost CONNECT at 1.0 (touched then) goes stale at 11.0: idle from then.
+    nsp = FakeNamespace("//a.test/x", 10.0, inflight=1, last_connect=1.0)
+    nsp.clock.touched = 1.0
+    plan([nsp], 11.0, nobody)
+    assert nsp.clock.idle_since == 11.0
 
 
 def test_retirement_zero_retires_at_the_first_empty_check() -> None:
@@ -236,6 +273,14 @@ def test_retires_within_its_window_after_it_empties(retirement: float) -> None:
     assert 7.3 + retirement <= retired <= 7.3 + retirement + window(retirement) + EPSILON
 
 
+@pytest.mark.parametrize("retirement", [0.3, 1.0, 10.0, 60.0])
+def test_touched_retires_within_a_tick_of_the_deadline(retirement: float) -> None:
+    nsp = FakeNamespace("//a.test/x", retirement)
+    retired = simulate(nsp, [Connect(0.0, 7.3)], touches=True)
+    assert retired is not None
+    assert 7.3 + retirement <= retired <= 7.3 + retirement + window(retirement) / 2 + EPSILON
+
+
 def test_a_lost_connect_delays_retirement_by_stale_connect() -> None:
     nsp = FakeNamespace("//a.test/x", 2.0)
     retired = simulate(nsp, [Connect(1.0, None)])
@@ -270,9 +315,14 @@ retirements = st.floats(0.0, 40.0) | st.sampled_from([0.0, 1.0, 10.0, 30.0])
 
 
 @settings(max_examples=300, deadline=None)
-@given(retirements, connect_histories(), st.lists(retirements | st.just(math.inf), max_size=2))
+@given(
+    retirements,
+    connect_histories(),
+    st.lists(retirements | st.just(math.inf), max_size=2),
+    st.booleans(),
+)
 def test_retires_between_retirement_and_retirement_plus_window(
-    retirement: float, connects: list[Connect], others: list[float]
+    retirement: float, connects: list[Connect], others: list[float], touches: bool
 ) -> None:
     """docs/design.md §6: deleted between ``retirement`` and ``retirement + window`` after the
     namespace became empty, never while a CONNECT to it is in flight (until that
@@ -282,7 +332,7 @@ def test_retires_between_retirement_and_retirement_plus_window(
     """
     nsp = FakeNamespace("//a.test/x", retirement)
     other_namespaces = [FakeNamespace(f"/other{i}", r) for i, r in enumerate(others)]
-    retired = simulate(nsp, connects, others=other_namespaces)
+    retired = simulate(nsp, connects, others=other_namespaces, touches=touches)
     assert retired is not None
     before = [c for c in connects if c.at <= retired]
     empty_from = max((c.leaves or 0.0 for c in before), default=0.0)
