@@ -8,6 +8,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import socketio
@@ -146,18 +147,21 @@ class DynamicNamespace:
         or ``(sid, environ)``; returning ``False`` refuses the connection.
         """
 
-        def register(handler: F) -> F:
-            if event == "connect" and not self.static:
-                self._connect = handler
-                self._connect_auth = accepts_auth(handler)
-            elif event == "disconnect" and not self.static:
-                self._disconnect = handler
-                self._disconnect_reason = takes(handler, 2)
-            else:
-                self._handlers[event] = handler
-            return handler
+        if handler is None:
+            return partial(self._on, event)
+        return self._on(event, handler)
 
-        return register if handler is None else register(handler)
+    def _on(self, event: str, handler: F) -> F:
+        # Not a closure made at each call: setups call on() for every namespace.
+        if event == "connect" and not self.static:
+            self._connect = handler
+            self._connect_auth = accepts_auth(handler)
+        elif event == "disconnect" and not self.static:
+            self._disconnect = handler
+            self._disconnect_reason = takes(handler, 2)
+        else:
+            self._handlers[event] = handler
+        return handler
 
     def event(self, handler: F) -> F:
         """Decorator: register ``handler`` for the event named after the function."""

@@ -74,7 +74,7 @@ class NamespaceRegistry:
         self._namespaces = NamespaceIndex()
         #: Takes namespaces off the server.
         self.deletion = Deletion(sio, self._namespaces, self.limits, self.hooks, self.watch)
-        self.scheduler = RetirementScheduler(self._occupied, self._settled, self.deletion.due)
+        self.scheduler = RetirementScheduler(self._occupied, self._moving, self.deletion.due)
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
         # Namespaces being created: the result others wait for, and the task creating it.
@@ -296,17 +296,13 @@ class NamespaceRegistry:
         members = table.get(None) if table else None
         if not members:
             return False
-        return any(eio_sid in self.sio.eio.sockets for eio_sid in members.values())
+        return not self.sio.eio.sockets.keys().isdisjoint(members.values())
 
     def _occupied(self, full: str) -> bool:
-        manager = self.sio.manager
-        return (
-            self._has_sockets(full) or full in manager.pending_disconnect or full in self._admitting
-        )
+        return self._moving(full) or self._has_sockets(full)
 
-    def _settled(self, full: str) -> bool:
-        moving = full in self.sio.manager.pending_disconnect or full in self._admitting
-        return self._has_sockets(full) and not moving
+    def _moving(self, full: str) -> bool:
+        return full in self.sio.manager.pending_disconnect or full in self._admitting
 
     @property
     def retired(self) -> int:

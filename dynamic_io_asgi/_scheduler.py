@@ -33,22 +33,25 @@ class RetirementScheduler:
 
     :param occupied: whether the server holds sockets of a full name, or a
                      CONNECT to it is on its way.
-    :param settled: whether a full name has sockets and nothing in motion (no
-                    socket leaving, no CONNECT waiting): nothing to check until a
-                    socket leaves.
+    :param moving: whether something of a full name is in motion (a socket
+                   leaving, a CONNECT waiting): an occupied namespace with nothing
+                   in motion needs no check until a socket leaves.
     :param retire: called (synchronously, no await since the plan) with each
                    namespace that is due.
+    :param clock: the monotonic time (injected by tests).
     """
 
     def __init__(
         self,
         occupied: Callable[[str], bool],
-        settled: Callable[[str], bool],
+        moving: Callable[[str], bool],
         retire: Callable[[DynamicNamespace], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._occupied = occupied
-        self._settled = settled
+        self._moving = moving
         self._retire = retire
+        self._clock = clock
         self.task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         #: How long the task sleeps now (``None``: until woken).
@@ -63,7 +66,7 @@ class RetirementScheduler:
         """Have the task look at ``nsp`` at its next check (starting the task if needed)."""
         if nsp.retirement == math.inf or nsp._closed:
             return
-        nsp.clock.touched = time.monotonic()
+        nsp.clock.touched = self._clock()
         self._active[nsp.fullname] = nsp
         try:
             loop = asyncio.get_running_loop()
@@ -90,7 +93,7 @@ class RetirementScheduler:
             # task at once instead of waiting for the next deadline.
             self._wake.clear()
             await self._check()
-            delay = self.delay = self.next_check(time.monotonic())
+            delay = self.delay = self.next_check(self._clock())
             if delay is None:
                 await self._wake.wait()
             elif delay > 0:
@@ -108,16 +111,16 @@ class RetirementScheduler:
             if start:
                 await asyncio.sleep(0)
             batch = [nsp for nsp in active[start : start + BATCH] if _still(self._active, nsp)]
-            for nsp in self.check_active(time.monotonic(), batch):
+            for nsp in self.check_active(self._clock(), batch):
                 self._retire(nsp)
             if self._tick is not None:
                 tick = self._tick if tick is None else min(tick, self._tick)
         self._tick = tick
         while True:
-            for nsp in self.check_deadlines(time.monotonic(), BATCH):
+            for nsp in self.check_deadlines(self._clock(), BATCH):
                 self._retire(nsp)
             deadlines = self.deadlines
-            if not deadlines or deadlines[0][0] > time.monotonic():
+            if not deadlines or deadlines[0][0] > self._clock():
                 return
             await asyncio.sleep(0)
 
@@ -138,10 +141,12 @@ class RetirementScheduler:
             elif clock.idle_since is not None:  # its clock runs: wait for its deadline
                 del self._active[nsp.fullname]
                 self._queue(nsp, clock.idle_since + nsp.retirement)
-            elif self._settled(nsp.fullname) and (
+            elif (
                 not clock.inflight or now - clock.last_connect >= _retirement.STALE_CONNECT
-            ):
-                del self._active[nsp.fullname]  # it has sockets: a leaving one brings it back
+            ) and not self._moving(nsp.fullname):
+                # Not connecting, so plan() asked and found it occupied: it has sockets,
+                # and a leaving one brings it back.
+                del self._active[nsp.fullname]
         return [nsp for nsp in active if id(nsp) in due_ids and nsp._retiring is None]
 
     def _queue(self, nsp: DynamicNamespace, deadline: float) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 __all__ = ["cancelling", "logged", "run_logged", "within"]
@@ -17,11 +18,42 @@ async def within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
     """``await awaitable`` for at most ``timeout`` seconds (``asyncio.TimeoutError``).
 
     In the current task, not another (as ``wait_for`` runs it before Python
-    3.12): a task lets ``SystemExit`` out to the event loop, which stops."""
+    3.12): a task lets ``SystemExit`` out to the event loop, which stops. A
+    coroutine is started first: one that returns without suspending (a setup that
+    only registers handlers, the common case) costs no timer."""
+    if timeout is not None and inspect.iscoroutine(awaitable):
+        try:
+            suspended_on = awaitable.send(None)
+        except StopIteration as done:
+            return done.value
+        awaitable = _resume(awaitable, suspended_on)
     if hasattr(asyncio, "timeout"):  # Python 3.11+
         async with asyncio.timeout(timeout):
             return await awaitable
     return await asyncio.wait_for(_awaitable(awaitable), timeout)  # pragma: no cover
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], suspended_on: Any) -> Generator[Any, Any, Any]:
+    """Go on with a coroutine that suspended on ``suspended_on``, as ``await`` would
+    have: what it waits for goes up to the task, what the task sends or throws in
+    (a cancellation) goes down to it."""
+    while True:
+        try:
+            sent = yield suspended_on
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                suspended_on = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                suspended_on = coro.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 async def _awaitable(value: Awaitable[Any]) -> Any:

@@ -37,13 +37,13 @@ class Server:
         self.asked.append(full)
         return full in self.sockets
 
-    def settled(self, full: str) -> bool:
-        return full in self.sockets
+    def moving(self, full: str) -> bool:
+        return False
 
 
 def scheduler(server: Server) -> tuple[RetirementScheduler, list[Any]]:
     retired: list[Any] = []
-    return RetirementScheduler(server.occupied, server.settled, retired.append), retired
+    return RetirementScheduler(server.occupied, server.moving, retired.append), retired
 
 
 def watched(sched: RetirementScheduler, *namespaces: FakeNamespace) -> None:
@@ -168,3 +168,15 @@ async def test_the_task_serves_the_event_loop_between_batches(retirement: float)
     task = sched.stop()
     assert task is not None
     task.cancel()
+
+
+def test_the_idle_clock_starts_when_the_namespace_was_watched() -> None:
+    # A socket left at 95 (watch() then); the task's check comes at 100, late.
+    server, now = Server(), [95.0]
+    retired: list[Any] = []
+    sched = RetirementScheduler(server.occupied, server.moving, retired.append, lambda: now[0])
+    nsp = FakeNamespace("//a.test/x", 10.0)
+    watched(sched, nsp)
+    assert sched.check_active(100.0) == []
+    assert nsp.clock.idle_since == 95.0 and nsp.clock.deadline == 105.0
+    assert sched.check_deadlines(105.0) == [nsp]
