@@ -30,6 +30,9 @@ logger = logging.getLogger("dynamic_io_asgi")
 _NOT_FROM_POLLING_CLIENTS = ("0", "2", "6")
 
 
+#: Repeated max_packets() times: one packet more (all empty) than python-engineio reads.
+_DROPPED_BODY = b"\x1e"
+
 #: What answers a long-poll GET still pending when the client CLOSEs its session.
 _NOOP = eio_packet.Packet(eio_packet.NOOP)
 
@@ -148,11 +151,13 @@ async def _post(
         await reject(scope, receive, send, refusal, status=413 if body is None else 400)
         return
     if text.count("\x1e") >= max_packets():
-        # More packets than python-engineio reads: it counts them before it
-        # reads any, and drops the payload, so nothing of it is worth a setup
-        # (a POST of 90,000 CONNECTs would run 90,000), nor a split here. It
-        # gets the body as the client sent it, and answers as without the middleware.
-        await app(scope, _Replay(_body_message(body), receive).receive, send)
+        # More packets than python-engineio reads: it drops the payload unread
+        # (after splitting all of it), so nothing of it is worth a setup (a POST of
+        # 90,000 CONNECTs would run 90,000), nor a split anywhere. It gets the
+        # smallest body it drops the same way, and answers as it would have.
+        dropped = _DROPPED_BODY * max_packets()
+        scope = _with_new_content_length(scope, len(dropped))
+        await app(scope, _Replay(_body_message(dropped), receive).receive, send)
         return
     packets = text.split("\x1e") if text else []
     kept, closing, waited = await _rewritten(session, packets)
