@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ._tasks import logged
+from ._tasks import log_raised, logged
 
 __all__ = ["Hook", "Hooks"]
 
@@ -46,4 +46,4 @@ class Hooks:
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
             except Exception:
-                logger.exception("on_%s hook %r raised", kind, hook)
+                log_raised(hook, "on_%s hook %r raised", kind, hook)

@@ -17,6 +17,7 @@ from . import _visitors
 from ._retirement import IdleClock
 from ._session import session_of
 from ._signatures import accepts_auth, call, takes
+from ._tasks import log_raised
 
 __all__ = ["DynamicNamespace", "NamespaceClosed"]
 
@@ -229,7 +230,8 @@ class DynamicNamespace:
                 raise  # python-socketio answers a refusal with its message
             # python-socketio would let it through, leaving the socket half
             # connected (the client hears nothing, the namespace never empties).
-            logger.exception("connect handler of %s raised: connection refused", self.fullname)
+            handler = self._connect or self._class_handler
+            log_raised(handler, "connect handler of %s raised: connection refused", self.fullname)
             raise socketio.exceptions.ConnectionRefusedError() from None
         if result is False:
             self._server.watch(self)
@@ -246,7 +248,8 @@ class DynamicNamespace:
             elif self._class_handler is not None:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:
-            logger.exception("disconnect handler of %s raised", self.fullname)
+            handler = self._disconnect or self._class_handler
+            log_raised(handler, "disconnect handler of %s raised", self.fullname)
         finally:
             # It may be empty once this socket is gone: python-socketio removes the
             # socket as this returns, with no await in between.

@@ -20,7 +20,7 @@ import socketio
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
-from ._tasks import cancelling, within
+from ._tasks import cancelling, log_raised, within
 from ._wire import INVALID_NAMESPACE
 
 __all__ = ["REASONS", "NamespaceRejected", "SetupCallback", "SetupTable", "full_match", "run_setup"]
@@ -148,7 +148,7 @@ async def run_setup(
         logger.error("setup of %s raised CancelledError: refused", full)
         raise NamespaceRejected(full, INVALID_NAMESPACE, "error") from None
     except (Exception, SystemExit):
-        logger.exception("setup of %s raised: refused", full)
+        log_raised(callback, "setup of %s raised: refused", full)
         raise NamespaceRejected(full, INVALID_NAMESPACE, "error") from None
     finally:
         took.observe(time.monotonic() - started)

@@ -5,13 +5,47 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
+import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-__all__ = ["cancelling", "logged", "run_logged", "within"]
+__all__ = ["TRACEBACK_EVERY", "cancelling", "log_raised", "logged", "run_logged", "within"]
 
 logger = logging.getLogger("dynamic_io_asgi")
+
+#: Seconds between two tracebacks of one callback's code. A handler that raises for
+#: every client (a tenant's bug, or its attack) is logged every time, in one line,
+#: with its traceback once in a while: formatting one costs ten times the line.
+TRACEBACK_EVERY = 10.0
+_MAX_KEPT = 4096
+#: When each callback's code last had its traceback logged.
+_last_traceback: dict[Any, float] = {}
+
+
+def log_raised(callback: Any, message: str, *args: Any) -> None:
+    """``logger.exception(message, *args)`` for what ``callback`` raised (call it in
+    the ``except``): the traceback at most once per :data:`TRACEBACK_EVERY` seconds
+    for the callback's code (shared by the closures a setup makes for each
+    namespace), else one line that names the exception."""
+    key = getattr(callback, "__code__", None) or type(callback)
+    now = time.monotonic()
+    last = _last_traceback.get(key)
+    if last is None or now - last >= TRACEBACK_EVERY:
+        if len(_last_traceback) >= _MAX_KEPT:
+            _last_traceback.clear()
+        _last_traceback[key] = now
+        logger.exception(message, *args)
+        return
+    exc = sys.exc_info()[1]
+    logger.error(
+        message + " (%s: %s; its traceback was logged less than %g s ago)",
+        *args,
+        type(exc).__name__,
+        exc,
+        TRACEBACK_EVERY,
+    )
 
 
 async def within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
@@ -88,4 +122,4 @@ async def run_logged(callback: Callable[[Any], Any], arg: Any, timeout: float, w
     except asyncio.TimeoutError:
         logger.error("%s took longer than %ss: went on without it", what, timeout)
     except (Exception, SystemExit):
-        logger.exception("%s raised", what)
+        log_raised(callback, "%s raised", what)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from _redis import RedisServer
 
+from dynamic_io_asgi import _tasks
+
 
 @pytest.fixture(params=["websocket", "polling", "upgrade"])
 def transports(request: pytest.FixtureRequest) -> list[str]:
@@ -27,3 +29,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _tracebacks_afresh() -> Iterator[None]:
+    """Each test logs the first traceback of each failing callback (the package logs one
+    per callback at most every 10 s, and the tests' callbacks are shared code)."""
+    _tasks._last_traceback.clear()
+    yield

@@ -714,9 +714,9 @@ async def test_a_payload_the_server_would_drop_runs_no_setup() -> None:
 async def test_an_on_retire_callback_that_never_returns_stops_no_retirement(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dynamic_io_asgi import _registry
+    from dynamic_io_asgi import _deletion
 
-    monkeypatch.setattr(_registry, "ON_RETIRE_TIMEOUT", 0.5)
+    monkeypatch.setattr(_deletion, "ON_RETIRE_TIMEOUT", 0.5)
     async with attacked() as (server, url):
         stuck = await server.app.of("/stuck", HOST)
         stuck.on_retire(lambda nsp: asyncio.Event().wait())

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dynamic_io_asgi._tasks import within
+from dynamic_io_asgi import _tasks
+from dynamic_io_asgi._tasks import log_raised, within
 
 
 def _timers() -> int:
@@ -96,3 +97,42 @@ async def test_a_coroutine_may_catch_what_is_thrown_in_and_go_on() -> None:
     await asyncio.wait_for(started.wait(), 5)
     task.cancel()
     assert await task == "caught"
+
+
+def _raise_from(callback: Any) -> None:
+    try:
+        callback()
+    except Exception:
+        log_raised(callback, "handler of %s raised", "/x")
+
+
+def test_a_callback_that_keeps_raising_has_its_traceback_logged_once_in_a_while(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise ValueError("no")
+
+    for _ in range(3):
+        _raise_from(broken)
+    _raise_from(lambda: {}["key"])  # another callback: its own first traceback
+    records = [r for r in caplog.records if r.name == "dynamic_io_asgi"]
+    assert [bool(r.exc_info) for r in records] == [True, False, False, True]
+    assert records[0].getMessage() == "handler of /x raised"
+    assert records[1].getMessage() == (
+        "handler of /x raised (ValueError: no; its traceback was logged less than 10 s ago)"
+    )
+    monkeypatch.setattr(_tasks, "TRACEBACK_EVERY", 0.0)
+    _raise_from(broken)
+    assert caplog.records[-1].exc_info  # its time came again
+
+
+def test_the_closures_of_one_function_share_their_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def make(n: int) -> Any:
+        return lambda: 1 / n
+
+    for n in (0, 0):
+        _raise_from(make(n))
+    ours = [r for r in caplog.records if r.name == "dynamic_io_asgi"]
+    assert [bool(r.exc_info) for r in ours] == [True, False]
