@@ -75,7 +75,11 @@ def _connects_per_second() -> dict[str, float]:
     return {} if not value else {"max_connects_per_second": float(value)}
 
 
-def build_app(retirement: float, max_namespaces_per_host: int | None = None) -> Any:
+def build_app(
+    retirement: float,
+    max_namespaces_per_host: int | None = None,
+    max_creations_per_second: float | None = None,
+) -> Any:
     """The soak server: every namespace echoes ``msg``; counters at ``/soak/stats``.
 
     Two patterns are there for the hostile tenant: ``/raises`` (its connect
@@ -126,6 +130,7 @@ def build_app(retirement: float, max_namespaces_per_host: int | None = None) -> 
         retirement=retirement,
         public_status=True,
         max_namespaces_per_host=max_namespaces_per_host,
+        max_creations_per_second=max_creations_per_second,
         # The package's default unless SOAK_MAX_CONNECTS_PER_SECOND says otherwise.
         **_connects_per_second(),
     )
@@ -160,7 +165,9 @@ def build_app(retirement: float, max_namespaces_per_host: int | None = None) -> 
     return app
 
 
-def serve(retirement: float, max_namespaces_per_host: int | None) -> None:
+def serve(
+    retirement: float, max_namespaces_per_host: int | None, max_creations_per_second: float | None
+) -> None:
     """Run the soak server on 127.0.0.1:<port from the OS>; print ``PORT <n>``."""
     import uvicorn
 
@@ -169,7 +176,7 @@ def serve(retirement: float, max_namespaces_per_host: int | None) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(4096)
     config = uvicorn.Config(
-        build_app(retirement, max_namespaces_per_host),
+        build_app(retirement, max_namespaces_per_host, max_creations_per_second),
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,
@@ -189,7 +196,7 @@ class ServerProcess:
     @classmethod
     @contextlib.asynccontextmanager
     async def run(
-        cls, retirement: float, max_namespaces_per_host: int = 0
+        cls, retirement: float, max_namespaces_per_host: int = 0, max_creations: float = 0.0
     ) -> AsyncIterator[ServerProcess]:
         with tempfile.NamedTemporaryFile("w+b", prefix="soak-server-", suffix=".log") as log:
             process = await asyncio.create_subprocess_exec(
@@ -200,6 +207,8 @@ class ServerProcess:
                 str(retirement),
                 "--max-namespaces-per-host",
                 str(max_namespaces_per_host),
+                "--max-creations-per-second",
+                str(max_creations),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -446,6 +455,7 @@ class Config:
     ack_timeout: float = 30.0
     seed: int = 1
     max_namespaces_per_host: int = 1000  # the server's limit (0: none)
+    max_creations_per_second: float = 0.0  # the server's limit (0: none)
     hostile: bool = False  # one more host, whose clients flood the server
     flood_ws: int = 4  # hostile websocket sessions: CONNECTs to new names
     flood_batch: int = 200  # CONNECT frames per websocket batch
@@ -472,6 +482,7 @@ HELP = {
     "ack_timeout": "seconds after which a message counts as lost",
     "seed": "random seed",
     "max_namespaces_per_host": "the server's max_namespaces_per_host (0: no limit)",
+    "max_creations_per_second": "the server's max_creations_per_second (0: no limit)",
     "hostile": "add the hostile host and its flood",
     "flood_ws": "hostile websocket sessions sending CONNECTs to new names",
     "flood_batch": "CONNECT frames per batch of those (DISCONNECTs follow the accepted)",
@@ -911,7 +922,9 @@ async def fetch_json(url: str, path: str) -> dict[str, Any]:
 
 async def run(config: Config) -> dict[str, Any]:
     """Run one soak; return its report (a JSON-able dict)."""
-    async with ServerProcess.run(config.retirement, config.max_namespaces_per_host) as server:
+    async with ServerProcess.run(
+        config.retirement, config.max_namespaces_per_host, config.max_creations_per_second
+    ) as server:
         await fetch_json(server.url, STATS_PATH)  # warm: the app is imported and serving
         memory_start = server.memory()["VmRSS"]
         cpu_start = server.cpu_seconds()
@@ -1256,6 +1269,7 @@ def summary(report: dict[str, Any]) -> str:
         f"{cfg['ws']} websocket + {cfg['polling']} polling clients, {cfg['hosts']} hosts, "
         f"{cfg['namespaces']} namespaces, retirement {cfg['retirement']} s, "
         f"max_namespaces_per_host {cfg['max_namespaces_per_host'] or 'none'}, "
+        f"max_creations_per_second {cfg.get('max_creations_per_second') or 'none'}, "
         f"{'with' if cfg['hostile'] else 'without'} the hostile host, "
         f"{report['load_seconds']} s of load",
         f"messages: {m['sent']} sent, {m['acked']} acknowledged, {m['lost']} lost, "
@@ -1407,7 +1421,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.serve:
-        serve(args.retirement, args.max_namespaces_per_host or None)
+        serve(
+            args.retirement,
+            args.max_namespaces_per_host or None,
+            args.max_creations_per_second or None,
+        )
         return
     if args.flood:
         url, config_json, deadline = args.flood

@@ -140,10 +140,13 @@ def cluster_for(source: Any) -> Cluster | None:
     return Cluster(source, manager)
 
 
-def start_pubsub(sio: Any) -> None:
+def start_pubsub(sio: Any, cluster: Cluster | None) -> None:
     """Start a pub/sub client manager now, as python-socketio would at the first
     Engine.IO connection: until then this process misses the acks of its own
-    ``call()``s and emits with callbacks (docs/design.md §8)."""
+    ``call()``s and emits with callbacks (docs/design.md §8); and the ``cluster``
+    publisher, if any."""
     if not sio.manager_initialized and isinstance(sio.manager, AsyncPubSubManager):
         sio.manager_initialized = True
         sio.manager.initialize()
+    if cluster is not None:
+        cluster.start()

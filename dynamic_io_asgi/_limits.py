@@ -35,11 +35,17 @@ class Limits:
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
         max_connects_per_second: float | None = None,
+        max_creations_per_second: float | None = None,
     ) -> None:
         self.manager = manager
         #: CONNECTs one Engine.IO session may send a second, on average (a burst of
         #: twice as many first); faster ones wait their turn.
         self.max_connects_per_second = max_connects_per_second
+        #: Namespaces one host may create a second, on average (a burst of twice as
+        #: many first); CONNECTs that would create more wait their turn.
+        self.max_creations_per_second = max_creations_per_second
+        # The hosts' buckets for max_creations_per_second: (tokens, when).
+        self._creations: dict[str | None, tuple[float, float]] = {}
         self.max_name_length = max_name_length
         self.max_namespaces_per_session = max_namespaces_per_session
         self.max_namespaces_per_host = max_namespaces_per_host
@@ -59,12 +65,24 @@ class Limits:
         rate = self.max_connects_per_second
         if rate is None:
             return 0.0
-        tokens, since = session.connect_tokens
-        if since is None:
-            tokens, since = 2 * rate, now
-        tokens = min(2 * rate, tokens + (now - since) * rate) - 1
-        session.connect_tokens = (tokens, now)
-        return 0.0 if tokens >= 0 else -tokens / rate
+        session.connect_tokens, delay = _take(session.connect_tokens, rate, now)
+        return delay
+
+    def wait_to_create(self, host: str | None, now: float) -> float:
+        """Seconds a CONNECT that creates a namespace of ``host`` must wait for its turn
+        under ``max_creations_per_second`` (``0.0``: none), counting it: a token
+        bucket per host, as :meth:`wait`'s per session."""
+        rate = self.max_creations_per_second
+        if rate is None:
+            return 0.0
+        buckets = self._creations
+        buckets[host], delay = _take(buckets.get(host, (0.0, None)), rate, now)
+        if len(buckets) > 1024 and len(buckets) > 2 * len(self._per_host):
+            # Forget the hosts whose bucket is full again (amortised): they start afresh.
+            for known, (tokens, since) in list(buckets.items()):
+                if tokens + (now - since) * rate >= 2 * rate:
+                    del buckets[known]
+        return delay
 
     def check_session(self, session: Session, name: str) -> None:
         """Refuse a CONNECT over ``max_name_length`` or ``max_namespaces_per_session``."""
@@ -123,4 +141,18 @@ class Limits:
             "max_namespaces_per_host": self.max_namespaces_per_host,
             "max_namespaces": self.max_namespaces,
             "max_connects_per_second": self.max_connects_per_second,
+            "max_creations_per_second": self.max_creations_per_second,
         }
+
+
+def _take(
+    bucket: tuple[float, float | None], rate: float, now: float
+) -> tuple[tuple[float, float], float]:
+    """One token from a bucket ``(tokens, when)`` that holds ``2 * rate`` and refills at
+    ``rate`` a second (``when`` ``None``: full): the bucket after, and how long to wait
+    for the token (it may be one still to come)."""
+    tokens, since = bucket
+    if since is None:
+        tokens, since = 2 * rate, now
+    tokens = min(2 * rate, tokens + (now - since) * rate) - 1
+    return (tokens, now), (0.0 if tokens >= 0 else -tokens / rate)

@@ -1,13 +1,13 @@
-"""``DynamicIO``: the ASGI middleware. It resolves each Engine.IO session's host,
-hands the session's requests to :mod:`._transport` for rewriting, and serves the
-status page; the namespace objects are kept by its :class:`._registry.NamespaceRegistry`
-(``app.registry``), the status page by its :class:`._status.StatusPage`."""
+"""``DynamicIO``: the ASGI middleware. It resolves each Engine.IO session's host and
+hands its requests to the transports (``_websocket``, ``_polling``, ``_longpoll``); its
+parts keep the namespaces (``app.registry``) and serve the status page (``app.status_page``)."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import socketio
@@ -69,12 +69,12 @@ class DynamicIO:
                                        connecting at once; ``None``: no limit.
     :param max_namespaces_per_host: how many namespace objects one host may
                                     have; ``None`` (default): no limit.
-    :param max_namespaces: how many namespace objects the process may have;
-                           ``None`` (default): no limit.
-    :param max_connects_per_second: how many CONNECTs one Engine.IO session may
-                                    send a second, on average, after a burst of
-                                    twice as many; faster ones wait their turn.
-                                    ``None``: no limit.
+    :param max_namespaces: the same for the process; ``None`` (default): no limit.
+    :param max_connects_per_second: how many CONNECTs one Engine.IO session may send
+                                    a second, on average, after a burst of twice as
+                                    many; faster ones wait their turn. ``None``: no limit.
+    :param max_creations_per_second: the same for the namespaces one host creates;
+                                     ``None`` (default): no limit.
     :param metrics: serve Prometheus metrics at ``<socketio_path>metrics``:
                     ``False``, ``True`` or a callable ``(scope) -> bool`` (may be
                     async) that authorises each request; needs ``prometheus_client``.
@@ -101,6 +101,7 @@ class DynamicIO:
         max_namespaces_per_host: int | None = None,
         max_namespaces: int | None = None,
         max_connects_per_second: float | None = 64,
+        max_creations_per_second: float | None = None,
         metrics: bool | Callable[[Scope], bool | Awaitable[bool]] = False,
     ) -> None:
         self.app, self.sio = app, sio = _options.app_and_server(app, sio)
@@ -121,6 +122,7 @@ class DynamicIO:
                 max_namespaces_per_host=max_namespaces_per_host,
                 max_namespaces=max_namespaces,
                 max_connects_per_second=max_connects_per_second,
+                max_creations_per_second=max_creations_per_second,
             ),
         )
         #: The namespace objects, their setup, limits and retirement.
@@ -141,6 +143,7 @@ class DynamicIO:
         self.started_at = time.time()
         #: The cluster view of the status page, with python-socketio's Redis manager.
         self.cluster = cluster_for(self)
+        self._start_pubsub = partial(start_pubsub, sio, self.cluster)
         #: The status page (served while ``public_status`` says so).
         self.status_page = StatusPage(self, self.templates)
         self.metrics_endpoint = MetricsEndpoint(self)
@@ -165,6 +168,7 @@ class DynamicIO:
     max_namespaces_per_host = _options.KeptBy("registry", "limits")
     max_namespaces = _options.KeptBy("registry", "limits")
     max_connects_per_second = _options.KeptBy("registry", "limits")
+    max_creations_per_second = _options.KeptBy("registry", "limits")
 
     # -- namespaces (the registry's) ------------------------------------------------
 
@@ -328,11 +332,6 @@ class DynamicIO:
         """A ``prometheus_client`` collector of this middleware, for the application's
         own registry: ``prometheus_client.REGISTRY.register(app.metrics_collector())``."""
         return MetricsCollector(self)
-
-    def _start_pubsub(self) -> None:
-        start_pubsub(self.sio)
-        if self.cluster is not None:
-            self.cluster.start()
 
     async def _open_session(
         self, scope: Scope, receive: Receive, send: Send

@@ -176,6 +176,12 @@ class NamespaceRegistry:
                 if full not in self.statics and len(self.statics) < _MAX_STATICS:
                     self.statics.add(full)
                 return
+            if full not in self._creating and nsp is None:
+                delay = self.limits.wait_to_create(session.host, time.monotonic())
+                if delay:
+                    await asyncio.sleep(delay)  # its turn (max_creations_per_second)
+                    if not session.is_open():
+                        return  # gone meanwhile (the session drops the CONNECT)
             # Until this CONNECT counts as in flight, it keeps the name occupied:
             # the new namespace must not retire before this task resumes.
             self._admitting[full] = self._admitting.get(full, 0) + 1

@@ -887,6 +887,32 @@ async def test_a_connect_flood_waits_its_turn() -> None:
         assert server.app.refused["limit"] == 0  # slowed, not refused
 
 
+async def test_a_hosts_creations_wait_their_turn_and_other_hosts_are_served() -> None:
+    # Two sessions of one host create 24 namespaces at once, 4 a second allowed for
+    # the host (a burst of 8): the burst at once, the rest one by one, while another
+    # host creates its namespace as usual.
+    rate, flood = 4, 24
+    async with attacked(max_creations_per_second=rate, max_namespaces_per_session=None) as (
+        server,
+        url,
+    ):
+        async with raw_ws(url) as one, raw_ws(url) as two, raw_ws(url, "other.test") as other:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await one.send(*[f"40/a{i}," for i in range(flood // 2)])
+            await two.send(*[f"40/b{i}," for i in range(flood // 2)])
+            await until(lambda: len(server.setups) >= 2 * rate)
+            await other.send("40/chat,", '42/chat,1["echo","prompt"]')
+            assert '43/chat,1["prompt"]' in await other.expect("43/chat,1")
+            assert len(server.setups) < flood  # the host's flood is still waiting
+            await one.expect(f"40/a{flood // 2 - 1},{{")
+            await two.expect(f"40/b{flood // 2 - 1},{{")
+            paced = loop.time() - started
+        assert paced >= (flood - 2 * rate) / rate * 0.9, paced
+        assert server.app.refused["limit"] == 0  # slowed, not refused
+        assert server.app.max_creations_per_second == rate
+
+
 async def test_connects_waiting_their_turn_when_the_server_closes_the_session() -> None:
     # Paced CONNECTs whose session the server closes while they wait (no PONG: a
     # raw client that does not answer pings): none reaches python-socketio for a

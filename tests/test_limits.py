@@ -100,6 +100,7 @@ def test_as_dict_names_the_options() -> None:
         "max_namespaces_per_host": None,
         "max_namespaces": 3,
         "max_connects_per_second": None,
+        "max_creations_per_second": None,
     }
 
 
@@ -112,3 +113,22 @@ def test_connects_beyond_the_rate_wait_their_turn() -> None:
     assert limits.wait(one, 100.0) == 0.0  # refilled, up to the burst
     assert limits.wait(session(), 0.0) == 0.0  # another session has its own bucket
     assert Limits(Manager()).wait(one, 0.0) == 0.0  # no limit
+
+
+def test_creations_beyond_a_hosts_rate_wait_their_turn() -> None:
+    limits = Limits(Manager(), max_creations_per_second=4)
+    waits = [limits.wait_to_create("a.test", 0.0) for _ in range(10)]
+    assert waits[:8] == [0.0] * 8  # a burst of twice the rate
+    assert waits[8:] == pytest.approx([0.25, 0.5])
+    assert limits.wait_to_create("b.test", 0.0) == 0.0  # another host has its own bucket
+    assert limits.wait_to_create("a.test", 100.0) == 0.0  # refilled
+    assert Limits(Manager()).wait_to_create("a.test", 0.0) == 0.0  # no limit
+
+
+def test_the_buckets_of_hosts_are_forgotten_once_full_again() -> None:
+    limits = Limits(Manager(), max_creations_per_second=1)
+    for n in range(2000):
+        limits.wait_to_create(f"h{n}.test", float(n))
+    # Each host's bucket refills in 2 s: the hosts of long ago were forgotten.
+    assert len(limits._creations) <= 1025
+    assert "h1999.test" in limits._creations
