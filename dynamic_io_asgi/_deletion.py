@@ -5,9 +5,11 @@ takes a namespace off the server; the retirement task decides when."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import socketio
 
@@ -15,8 +17,8 @@ from ._hooks import Hooks
 from ._index import NamespaceIndex
 from ._limits import Limits
 from ._metrics import Histogram
-from ._namespace import DynamicNamespace
-from ._tasks import run_logged
+from ._namespace import DynamicNamespace, RetireCallback
+from ._tasks import finish_logged, log_raised, run_logged
 
 __all__ = ["ON_RETIRE_TIMEOUT", "Deletion"]
 
@@ -58,16 +60,26 @@ class Deletion:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def due(self, nsp: DynamicNamespace) -> None:
-        """Retire a due namespace: now if it has no ``on_retire`` callback, else in a task
-        of its own (marked retiring now, so that no CONNECT slips in meanwhile)."""
-        if not nsp._retire_callbacks:
-            self.delete(nsp, disconnect=False)
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._finish_retiring(nsp, self._mark_retiring(nsp))
-        )
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        """Retire a due namespace now, running its sync ``on_retire`` callbacks here; from
+        the first that returns an awaitable on, the retirement goes on in a task of its
+        own (marked retiring now, so that no CONNECT slips in meanwhile)."""
+        callbacks = nsp._retire_callbacks
+        for index, callback in enumerate(callbacks):
+            try:
+                result = callback(nsp)
+            except (Exception, SystemExit):
+                log_raised(callback, "on_retire callback of %s raised", nsp.fullname)
+                continue
+            if inspect.isawaitable(result):
+                rest = (callback, result, callbacks[index + 1 :])
+                retiring = self._mark_retiring(nsp)
+                task = asyncio.get_running_loop().create_task(
+                    self._finish_retiring(nsp, retiring, rest=rest)
+                )
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+                return
+        self.delete(nsp, disconnect=False)
 
     async def retire(self, nsp: DynamicNamespace, *, disconnect: bool = False) -> None:
         """Delete ``nsp`` now (its ``close()``), disconnecting its sockets if asked."""
@@ -90,16 +102,26 @@ class Deletion:
         return retiring
 
     async def _finish_retiring(
-        self, nsp: DynamicNamespace, retiring: asyncio.Future[None], *, disconnect: bool = False
+        self,
+        nsp: DynamicNamespace,
+        retiring: asyncio.Future[None],
+        *,
+        disconnect: bool = False,
+        rest: tuple[RetireCallback, Any, Sequence[RetireCallback]] | None = None,
     ) -> None:
+        """Run the retirement of ``nsp``: its ``on_retire`` callbacks, or (``rest``) what
+        :meth:`due` left of them: the one whose awaitable it got, that, and the others."""
+        what = f"on_retire callback of {nsp.fullname}"
         try:
             if disconnect:
                 for sid in nsp.sockets:
                     await self.sio.disconnect(sid, namespace=nsp.fullname)
-            for callback in nsp._retire_callbacks:
-                await run_logged(
-                    callback, nsp, ON_RETIRE_TIMEOUT, f"on_retire callback of {nsp.fullname}"
-                )
+            callbacks: Sequence[RetireCallback] = nsp._retire_callbacks
+            if rest is not None:
+                callback, result, callbacks = rest
+                await finish_logged(callback, result, ON_RETIRE_TIMEOUT, what)
+            for callback in callbacks:
+                await run_logged(callback, nsp, ON_RETIRE_TIMEOUT, what)
             self.delete(nsp, disconnect=disconnect)
         except BaseException:
             # Interrupted (the caller of close() was cancelled, or shutdown):

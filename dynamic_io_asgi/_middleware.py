@@ -30,7 +30,7 @@ from ._session import SESSION_KEY, Session
 from ._setup import NamespaceRejected, SetupCallback
 from ._status import StatusPage
 from ._websocket import ws_receive, ws_send
-from ._wire import Wire
+from ._wire import Wire, on_session_closed
 
 __all__ = ["DynamicIO", "NamespaceRejected"]
 
@@ -155,6 +155,7 @@ class DynamicIO:
         #: The most bytes a client may send in one polling body or websocket
         #: message: the server's ``max_http_buffer_size``, taken over.
         self.max_payload = take_body_limit(sio.eio)
+        on_session_closed(sio, self.registry.session_closed)
         self._wire = Wire.of_server(
             sio,
             admit=self.registry.admit,

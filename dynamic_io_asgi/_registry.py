@@ -25,8 +25,10 @@ from ._index import NamespaceIndex
 from ._limits import Limits
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
+from ._occupancy import Occupancy
+from . import _retirement
 from ._scheduler import RetirementScheduler
-from ._session import Session
+from ._session import Session, session_of
 from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, full_match, run_setup
 from ._tasks import cancelling
 from ._wire import INVALID_NAMESPACE
@@ -74,14 +76,18 @@ class NamespaceRegistry:
         self._namespaces = NamespaceIndex()
         #: Takes namespaces off the server.
         self.deletion = Deletion(sio, self._namespaces, self.limits, self.hooks, self.watch)
-        self.scheduler = RetirementScheduler(self._occupied, self._moving, self.deletion.due)
+        #: Whether the server holds a namespace occupied.
+        self.occupancy = Occupancy(sio)
+        self.scheduler = RetirementScheduler(
+            self.occupancy.occupied, self.occupancy.moving, self.deletion.due
+        )
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
         # Namespaces being created: the result others wait for, and the task creating it.
         self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
         self._creators: dict[str, asyncio.Task[Any] | None] = {}
         # CONNECTs waiting for a namespace to be created, by full name.
-        self._admitting: dict[str, int] = {}
+        self._admitting = self.occupancy.admitting
         #: Namespaces created since start (for the status page).
         self.created = 0
         #: CONNECTs refused since start, by reason (see ``REASONS``).
@@ -295,20 +301,18 @@ class NamespaceRegistry:
         """Have the retirement task look at ``nsp`` (created, CONNECTed, left, changed)."""
         self.scheduler.watch(nsp)
 
-    def _has_sockets(self, full: str) -> bool:
-        # Of open sessions only: python-socketio leaves a socket behind when a session
-        # closes while its CONNECT is handled (and a table may be the registry's seed).
-        table = self.sio.manager.rooms.get(full)
-        members = table.get(None) if table else None
-        if not members:
-            return False
-        return not self.sio.eio.sockets.keys().isdisjoint(members.values())
-
-    def _occupied(self, full: str) -> bool:
-        return self._moving(full) or self._has_sockets(full)
-
-    def _moving(self, full: str) -> bool:
-        return full in self.sio.manager.pending_disconnect or full in self._admitting
+    def session_closed(self, environ: dict[str, Any]) -> None:
+        """An Engine.IO session ended: look again, later, at the namespaces it was admitted
+        to. A CONNECT that python-socketio handles as the session closes leaves a socket
+        behind that no disconnect removes; nothing else would bring its namespace back
+        to the retirement task."""
+        session = session_of(environ)
+        if session is None:
+            return
+        for full in session.admitted:
+            nsp = self._namespaces.get(full)
+            if nsp is not None and not nsp.static:
+                self.scheduler.recheck(nsp, _retirement.STALE_CONNECT)
 
     @property
     def retired(self) -> int:

@@ -61,6 +61,8 @@ class RetirementScheduler:
         self.deadlines: list[tuple[float, int, DynamicNamespace]] = []
         self._order = itertools.count()
         self._tick: float | None = None
+        #: ``(when, order, namespace)``: namespaces to make active again then.
+        self._rechecks: list[tuple[float, int, DynamicNamespace]] = []
 
     def watch(self, nsp: DynamicNamespace) -> None:
         """Have the task look at ``nsp`` at its next check (starting the task if needed)."""
@@ -81,6 +83,14 @@ class RetirementScheduler:
             # Only when it would otherwise look too late: not for every CONNECT.
             self._wake.set()
 
+    def recheck(self, nsp: DynamicNamespace, after: float) -> None:
+        """Look at ``nsp`` again in ``after`` seconds, whatever happens meanwhile (a
+        namespace that may hold a socket no disconnect will remove)."""
+        if nsp.retirement == math.inf or nsp._closed:
+            return
+        heapq.heappush(self._rechecks, (self._clock() + after, next(self._order), nsp))
+        self.watch(nsp)  # and now: starts the task, or wakes it for the new time
+
     def stop(self) -> asyncio.Task[None] | None:
         """Forget the task (the caller cancels and awaits it); returns it."""
         task, self.task = self.task, None
@@ -92,6 +102,9 @@ class RetirementScheduler:
             # Cleared first: a namespace watched while the checks yield wakes the
             # task at once instead of waiting for the next deadline.
             self._wake.clear()
+            # Let what woke the task finish first: a CONNECT's answer is queued for
+            # its writer after the wake, and would otherwise wait for the check.
+            await asyncio.sleep(0)
             await self._check()
             delay = self.delay = self.next_check(self._clock())
             if delay is None:
@@ -105,6 +118,11 @@ class RetirementScheduler:
     async def _check(self) -> None:
         """One check of the active namespaces and of the deadlines that came, in
         batches of :data:`BATCH` with the event loop served in between."""
+        rechecks, now = self._rechecks, self._clock()
+        while rechecks and rechecks[0][0] <= now:
+            nsp = heapq.heappop(rechecks)[2]
+            if not nsp._closed:
+                self._active[nsp.fullname] = nsp
         active = list(self._active.values())
         tick: float | None = None
         for start in range(0, len(active), BATCH):
@@ -183,6 +201,8 @@ class RetirementScheduler:
             delays.append(self._tick)
         if self.deadlines:
             delays.append(max(0.0, self.deadlines[0][0] - now))
+        if self._rechecks:
+            delays.append(max(0.0, self._rechecks[0][0] - now))
         return min(delays) if delays else None
 
 

@@ -11,7 +11,15 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-__all__ = ["TRACEBACK_EVERY", "cancelling", "log_raised", "logged", "run_logged", "within"]
+__all__ = [
+    "TRACEBACK_EVERY",
+    "cancelling",
+    "finish_logged",
+    "log_raised",
+    "logged",
+    "run_logged",
+    "within",
+]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -117,8 +125,18 @@ async def run_logged(callback: Callable[[Any], Any], arg: Any, timeout: float, w
     logged, one that outlasts ``timeout`` seconds is logged and left behind."""
     try:
         result = callback(arg)
-        if inspect.isawaitable(result):
-            await within(result, timeout)
+    except (Exception, SystemExit):
+        log_raised(callback, "%s raised", what)
+        return
+    await finish_logged(callback, result, timeout, what)
+
+
+async def finish_logged(callback: Any, result: Any, timeout: float, what: str) -> None:
+    """Await what ``callback`` returned, if it is awaitable, as :func:`run_logged` does."""
+    if not inspect.isawaitable(result):
+        return
+    try:
+        await within(result, timeout)
     except asyncio.TimeoutError:
         logger.error("%s took longer than %ss: went on without it", what, timeout)
     except (Exception, SystemExit):

@@ -11,7 +11,16 @@ from typing import Any, NamedTuple
 
 from socketio.packet import Packet
 
-__all__ = ["Admit", "Connect", "Wire", "MARK_TEXT", "MARK_BINARY", "INVALID_NAMESPACE"]
+__all__ = [
+    "Admit",
+    "Connect",
+    "Wire",
+    "MARK_TEXT",
+    "MARK_BINARY",
+    "INVALID_NAMESPACE",
+    "is_open",
+    "on_session_closed",
+]
 
 #: Prefixes of packets the middleware itself queues for a client (already in
 #: the client's form). Socket.IO text packets start with a digit and msgpack
@@ -78,11 +87,36 @@ class Wire:
             packet_class=sio.packet_class,
             msgpack=msgpack,
             max_payload=max_payload,
-            is_open=partial(_is_open, eio),
+            is_open=partial(is_open, eio),
             open_fix=(f'"maxPayload":{eio.max_http_buffer_size}', f'"maxPayload":{max_payload}'),
         )
 
 
-def _is_open(eio: Any, eio_sid: str | None) -> bool:
+def is_open(eio: Any, eio_sid: str | None) -> bool:
+    """Whether the Engine.IO session ``eio_sid`` of the server ``eio`` is open (not
+    closed, nor closing: python-socketio is then disconnecting its namespaces)."""
     eio_socket = eio.sockets.get(eio_sid)  # looked up each time: disconnect() replaces it
-    return eio_socket is not None and not eio_socket.closed
+    return eio_socket is not None and not eio_socket.closed and not eio_socket.closing
+
+
+#: Marks an Engine.IO server whose disconnect handler a middleware wrapped.
+_WRAPPED = "dynamic_io_asgi_on_close"
+
+
+def on_session_closed(sio: Any, callback: Callable[[Any], None]) -> None:
+    """Call ``callback(environ)`` once python-socketio has handled the end of an Engine.IO
+    session (its handshake environ: see ``session_of``)."""
+    eio = sio.eio
+    handle = eio.handlers["disconnect"]
+    handle = getattr(handle, _WRAPPED, handle)  # a middleware made again: the server's own
+
+    async def disconnected(eio_sid: str, *args: Any) -> Any:
+        environ = sio.environ.get(eio_sid)  # python-socketio forgets it as it returns
+        try:
+            return await handle(eio_sid, *args)
+        finally:
+            if environ is not None:
+                callback(environ)
+
+    setattr(disconnected, _WRAPPED, handle)
+    eio.handlers["disconnect"] = disconnected

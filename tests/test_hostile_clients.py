@@ -932,6 +932,36 @@ async def test_connects_waiting_their_turn_when_the_server_closes_the_session() 
         assert len(server.setups) < 12, server.setups
 
 
+async def test_a_connect_handled_as_its_session_closes_leaves_no_namespace_behind() -> None:
+    # A connect handler still running when the server closes the session (no PONG
+    # came: the raw client answers no ping, and python-socketio reads nothing else
+    # of the connection meanwhile) connects its socket after python-socketio has
+    # disconnected the session: that socket stays, with no disconnect to come. Its
+    # namespace must retire all the same.
+    sio = socketio.AsyncServer(async_mode="asgi")
+    sio.eio.ping_interval = sio.eio.ping_timeout = 0.5
+    app = DynamicIO(socketio.ASGIApp(sio), host=MAIN, retirement=RETIREMENT)
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    @app.setup_namespace("*")
+    def setup(nsp: DynamicNamespace, match: re.Match[str]) -> None:
+        @nsp.on("connect")
+        async def connect(sid: str, environ: dict[str, Any]) -> None:
+            entered.set()
+            await gate.wait()
+
+    async with serve(app) as url:
+        async with raw_ws(url) as ws:
+            await ws.send("40/slow,")
+            await asyncio.wait_for(entered.wait(), TIMEOUT)
+            await until(lambda: not sio.environ)  # closed: python-socketio saw it end
+            gate.set()
+            await until(lambda: f"//{HOST}/slow" in sio.manager.rooms)  # the socket stays
+            await until(lambda: f"//{HOST}/slow" not in app.namespaces)
+            assert f"//{HOST}/slow" not in sio.manager.rooms
+            assert f"//{HOST}/slow" not in sio.handlers
+
+
 async def test_namespaces_per_host_limit_and_a_slot_freed_by_retirement() -> None:
     async with attacked(max_namespaces_per_host=2) as (server, url):
         async with raw_ws(url) as ws:

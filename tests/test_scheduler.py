@@ -180,3 +180,19 @@ def test_the_idle_clock_starts_when_the_namespace_was_watched() -> None:
     assert sched.check_active(100.0) == []
     assert nsp.clock.idle_since == 95.0 and nsp.clock.deadline == 105.0
     assert sched.check_deadlines(105.0) == [nsp]
+
+
+def test_a_recheck_makes_a_forgotten_namespace_active_again_later() -> None:
+    server, now = Server(), [100.0]
+    sched = RetirementScheduler(server.occupied, server.moving, [].append, lambda: now[0])
+    nsp = FakeNamespace("//a.test/x", 10.0)
+    server.sockets.add(nsp.fullname)
+    watched(sched, nsp)
+    assert sched.check_active(100.0) == []  # it has sockets: forgotten
+    sched.recheck(nsp, 10.0)  # type: ignore[arg-type]
+    assert sched.next_check(100.0) is not None
+    now[0] = 111.0
+    server.sockets.clear()  # what it had was a socket of a closed session
+    sched._active.clear()
+    asyncio.run(sched._check())
+    assert nsp.clock.idle_since is not None  # planned again: its clock runs
