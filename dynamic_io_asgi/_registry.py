@@ -18,6 +18,7 @@ from typing import Any
 import socketio
 from bidict import bidict
 
+from . import _retirement
 from ._deletion import Deletion
 from ._hooks import Hook, Hooks
 from ._hosts import fullname, normalize_host, split_fullname
@@ -26,7 +27,6 @@ from ._limits import Limits
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
 from ._occupancy import Occupancy
-from . import _retirement
 from ._scheduler import RetirementScheduler
 from ._session import Session, session_of
 from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, full_match, run_setup

@@ -70,6 +70,10 @@ class RetirementScheduler:
             return
         nsp.clock.touched = self._clock()
         self._active[nsp.fullname] = nsp
+        self._wake_for(_retirement.window(nsp.retirement) / 2)
+
+    def _wake_for(self, within: float) -> None:
+        """Start the task, or wake it if it would not look again ``within`` seconds."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -77,9 +81,7 @@ class RetirementScheduler:
         if self.task is None or self.task.done():
             self._wake = asyncio.Event()
             self.task = loop.create_task(self._run(), name="dynamic_io_asgi retirement")
-        elif self._wake is not None and (
-            self.delay is None or _retirement.window(nsp.retirement) / 2 < self.delay
-        ):
+        elif self._wake is not None and (self.delay is None or within < self.delay):
             # Only when it would otherwise look too late: not for every CONNECT.
             self._wake.set()
 
@@ -89,7 +91,7 @@ class RetirementScheduler:
         if nsp.retirement == math.inf or nsp._closed:
             return
         heapq.heappush(self._rechecks, (self._clock() + after, next(self._order), nsp))
-        self.watch(nsp)  # and now: starts the task, or wakes it for the new time
+        self._wake_for(after)  # its idle clock is left as it is: nothing changed
 
     def stop(self) -> asyncio.Task[None] | None:
         """Forget the task (the caller cancels and awaits it); returns it."""

@@ -189,7 +189,10 @@ def test_a_recheck_makes_a_forgotten_namespace_active_again_later() -> None:
     server.sockets.add(nsp.fullname)
     watched(sched, nsp)
     assert sched.check_active(100.0) == []  # it has sockets: forgotten
+    touched = nsp.clock.touched
+    now[0] = 101.0
     sched.recheck(nsp, 10.0)  # type: ignore[arg-type]
+    assert nsp.clock.touched == touched  # nothing changed: the idle clock is left alone
     assert sched.next_check(100.0) is not None
     now[0] = 111.0
     server.sockets.clear()  # what it had was a socket of a closed session
