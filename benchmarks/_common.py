@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import cProfile
 import os
+import re
 import shutil
 import signal
 import socket
@@ -349,3 +350,23 @@ def register_handlers(register: Callable[[str, Any], Any]) -> None:
     register("connect", connect)
     register("disconnect", disconnect)
     register("message", message)
+
+
+def callgrind(script: str, workload: str, out: str = "/dev/null") -> tuple[int, str]:
+    """Run ``script --workload WORKLOAD`` under ``valgrind --tool=callgrind`` (with
+    ``PYTHONHASHSEED=0``): the instructions it took, and its stderr."""
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        os.path.abspath(script),
+        "--workload",
+        workload,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"valgrind gave no count: {done.stderr[-500:]}")
+    return int(found[1]), done.stderr

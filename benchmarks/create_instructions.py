@@ -18,12 +18,10 @@ import argparse
 import asyncio
 import logging
 import os
-import re
-import subprocess
-import sys
 from typing import Any
 
 import socketio
+from _common import callgrind
 from overhead import WebSocketSession
 
 from dynamic_io_asgi import DynamicIO
@@ -92,21 +90,7 @@ async def workload(variant: str, host: str, count: int) -> None:
 
 
 def instructions(variant: str, host: str, count: int) -> int:
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        os.path.abspath(__file__),
-        "--workload",
-        f"{variant},{host},{count}",
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"valgrind gave no count: {done.stderr[-500:]}")
-    return int(found[1])
+    return callgrind(__file__, f"{variant},{host},{count}")[0]
 
 
 async def per_connect(variant: str, host: str, short: int, extra: int) -> float:

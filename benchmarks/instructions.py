@@ -33,12 +33,11 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-from _common import add_feature_options, features, main, table
+from _common import add_feature_options, callgrind, features, main, table
 from overhead import PollingSession, WebSocketSession, connect, round_trips
 from throughput import HOSTS, make_app
 
@@ -118,22 +117,9 @@ def instructions(
     summaries it published (``None``: no publisher)."""
     name = f"{variant}.{transport}.{host}.{n}{args.suffix}"
     out = os.path.join(args.out, name) if args.out else "/dev/null"
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        os.path.abspath(__file__),
-        "--workload",
-        f"{variant},{transport},{host},{n}",
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"valgrind gave no count: {done.stderr[-500:]}")
-    published = re.search(r"^PUBLISHED (\d+)$", done.stderr, re.MULTILINE)
-    return int(found[1]), None if published is None else int(published[1])
+    count, stderr = callgrind(__file__, f"{variant},{transport},{host},{n}", out)
+    published = re.search(r"^PUBLISHED (\d+)$", stderr, re.MULTILINE)
+    return count, None if published is None else int(published[1])
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ._index import NamespaceIndex
 from ._limits import Limits
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace, RetireCallback
-from ._tasks import finish_logged, log_raised, run_logged
+from ._tasks import call_logged, finish_logged, run_logged
 
 __all__ = ["ON_RETIRE_TIMEOUT", "Deletion"]
 
@@ -65,11 +65,7 @@ class Deletion:
         own (marked retiring now, so that no CONNECT slips in meanwhile)."""
         callbacks = nsp._retire_callbacks
         for index, callback in enumerate(callbacks):
-            try:
-                result = callback(nsp)
-            except (Exception, SystemExit):
-                log_raised(callback, "on_retire callback of %s raised", nsp.fullname)
-                continue
+            result = call_logged(callback, nsp, _what(nsp))
             if inspect.isawaitable(result):
                 rest = (callback, result, callbacks[index + 1 :])
                 retiring = self._mark_retiring(nsp)
@@ -111,7 +107,7 @@ class Deletion:
     ) -> None:
         """Run the retirement of ``nsp``: its ``on_retire`` callbacks, or (``rest``) what
         :meth:`due` left of them: the one whose awaitable it got, that, and the others."""
-        what = f"on_retire callback of {nsp.fullname}"
+        what = _what(nsp)
         try:
             if disconnect:
                 for sid in nsp.sockets:
@@ -147,3 +143,7 @@ class Deletion:
             self.retirement_delay.observe(max(0.0, late))
         logger.debug("retired %s", nsp.fullname)
         self.hooks.fire("retire", nsp)
+
+
+def _what(nsp: DynamicNamespace) -> str:
+    return f"on_retire callback of {nsp.fullname}"

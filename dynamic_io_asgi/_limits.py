@@ -44,8 +44,10 @@ class Limits:
         #: Namespaces one host may create a second, on average (a burst of twice as
         #: many first); CONNECTs that would create more wait their turn.
         self.max_creations_per_second = max_creations_per_second
-        # The hosts' buckets for max_creations_per_second: (tokens, when).
+        # The hosts' buckets for max_creations_per_second: (tokens, when); and how
+        # many there may be before the full ones are forgotten.
         self._creations: dict[str | None, tuple[float, float]] = {}
+        self._sweep_at = 1024
         self.max_name_length = max_name_length
         self.max_namespaces_per_session = max_namespaces_per_session
         self.max_namespaces_per_host = max_namespaces_per_host
@@ -77,11 +79,13 @@ class Limits:
             return 0.0
         buckets = self._creations
         buckets[host], delay = _take(buckets.get(host, (0.0, None)), rate, now)
-        if len(buckets) > 1024 and len(buckets) > 2 * len(self._per_host):
-            # Forget the hosts whose bucket is full again (amortised): they start afresh.
+        if len(buckets) > self._sweep_at:
+            # Forget the hosts whose bucket is full again: they start afresh. Amortised:
+            # the next sweep waits for twice as many buckets as this one leaves.
             for known, (tokens, since) in list(buckets.items()):
                 if tokens + (now - since) * rate >= 2 * rate:
                     del buckets[known]
+            self._sweep_at = max(1024, 2 * len(buckets))
         return delay
 
     def check_session(self, session: Session, name: str) -> None:

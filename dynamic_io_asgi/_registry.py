@@ -291,7 +291,8 @@ class NamespaceRegistry:
         nsp._install()
         self._namespaces.add(nsp)
         self.created += 1
-        self.scheduler.watch(nsp)
+        # (No watch here: the CONNECT that asked for it watches it as it goes on, and
+        # one made by of() never retires unless its retirement is set, which watches.)
         self.hooks.fire("create", nsp)
         return nsp
 

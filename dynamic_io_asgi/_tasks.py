@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "TRACEBACK_EVERY",
+    "call_logged",
     "cancelling",
     "finish_logged",
     "log_raised",
@@ -123,12 +124,17 @@ def cancelling() -> bool:
 async def run_logged(callback: Callable[[Any], Any], arg: Any, timeout: float, what: str) -> None:
     """Run ``callback(arg)`` (sync or async): one that raises (even ``SystemExit``) is
     logged, one that outlasts ``timeout`` seconds is logged and left behind."""
+    await finish_logged(callback, call_logged(callback, arg, what), timeout, what)
+
+
+def call_logged(callback: Callable[[Any], Any], arg: Any, what: str) -> Any:
+    """``callback(arg)``; what it raises (even ``SystemExit``) is logged, and ``None``
+    returned instead."""
     try:
-        result = callback(arg)
+        return callback(arg)
     except (Exception, SystemExit):
         log_raised(callback, "%s raised", what)
-        return
-    await finish_logged(callback, result, timeout, what)
+        return None
 
 
 async def finish_logged(callback: Any, result: Any, timeout: float, what: str) -> None:

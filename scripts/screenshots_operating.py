@@ -37,13 +37,12 @@ from starlette.staticfiles import StaticFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from _helpers import serve  # noqa: E402
+from _helpers import CHROMIUM, chromium_args, serve  # noqa: E402
 from _redis import AppProcess, RedisServer, start_cluster  # noqa: E402
 
 from dynamic_io_asgi import DynamicIO  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "operating"
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_UI = ROOT / "tests" / "js" / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
 TIMEOUT = 20.0
 MAIN = "main.test"
@@ -53,21 +52,10 @@ CREDENTIALS = {"username": "admin", "password": "screenshot-only"}
 @contextlib.asynccontextmanager
 async def chromium(*urls: str) -> AsyncIterator[Browser]:
     """Headless Chromium that resolves ``*.test`` to 127.0.0.1 and may use these ports."""
-    ports = ",".join(str(urlsplit(url).port) for url in urls)
+    ports = [urlsplit(url).port for url in urls]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--no-proxy-server",
-                "--host-resolver-rules=MAP *.test 127.0.0.1",
-                f"--explicitly-allowed-ports={ports}",
-            ],
+            executable_path=CHROMIUM, headless=True, args=chromium_args(*ports)
         )
         try:
             yield browser
