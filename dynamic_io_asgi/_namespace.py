@@ -271,7 +271,8 @@ class DynamicNamespace:
         # The Engine.IO sessions that connected here may hold session data of it.
         sockets = sio.eio.sockets
         table = sio.manager.rooms.get(self.fullname)
-        if table is not None and not any(sid in sockets for sid in table.get(None, {}).values()):
+        members = table.get(None, {}) if table is not None else {}
+        if table is not None and not any(eio_sid in sockets for _, eio_sid in members.items()):
             # No socket of an open session: the registry's table for a CONNECT, or
             # what python-socketio left of a session closed during its CONNECT.
             del sio.manager.rooms[self.fullname]

@@ -38,4 +38,6 @@ class Occupancy:
         if not members:
             return False
         eio = self.sio.eio
-        return any(is_open(eio, eio_sid) for eio_sid in members.values())
+        # items(), not values(): a bidict's values() builds (and keeps) its inverse,
+        # some 700 bytes for every namespace the retirement task looks at.
+        return any(is_open(eio, eio_sid) for _, eio_sid in members.items())
