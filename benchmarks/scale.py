@@ -65,6 +65,7 @@ import gc
 import json
 import math
 import os
+import re
 import resource
 import signal
 import sys
@@ -269,12 +270,17 @@ class BenchEndpoint:
             assert self.traced is not None
             snapshot = tracemalloc.take_snapshot()
             tracemalloc.stop()
-            diff = snapshot.compare_to(self.traced, "lineno")
+            frames = int(query.get("frames", "1"))
+            diff = snapshot.compare_to(self.traced, "lineno" if frames == 1 else "traceback")
             self.traced = None
             return {
                 "total": sum(stat.size_diff for stat in diff),
                 "sites": [
-                    [str(stat.traceback[0]), stat.size_diff, stat.count_diff]
+                    [
+                        " <- ".join(str(frame) for frame in list(stat.traceback)[::-1]),
+                        stat.size_diff,
+                        stat.count_diff,
+                    ]
                     for stat in diff[: int(query.get("top", "15"))]
                 ],
             }
@@ -568,6 +574,14 @@ class Held:
         self.client = client
         self.task = asyncio.create_task(self._drain())
 
+    async def pause(self) -> None:
+        """Stop reading (the caller reads the session's packets until :meth:`resume`)."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    def resume(self) -> None:
+        self.task = asyncio.create_task(self._drain())
+
     async def _drain(self) -> None:
         try:
             while True:
@@ -576,8 +590,7 @@ class Held:
             pass
 
     async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        await self.pause()
         try:
             await self.client.close()
         except (ConnectionError, aiohttp.ClientError, RuntimeError):
@@ -1290,15 +1303,23 @@ async def memory_round(
                 def session(host: str, url: str = server.url) -> Awaitable[WebSocketClient]:
                     return WebSocketClient.open(http, url, host)
 
-                clients: list[WebSocketClient] = await in_parallel(
-                    [host for host, _ in plan], args.workers, session
-                )
+                # Held: each answers the server's pings while the others connect
+                # (a slow round, under tracemalloc say, outlasts the ping timeout).
+                clients: list[Held] = [
+                    Held(client)
+                    for client in await in_parallel(
+                        [host for host, _ in plan], args.workers, session
+                    )
+                ]
                 before = (await ask(http, server, "gc"))["rss"]
                 if trace:
-                    await ask(http, server, "trace", do="start")
+                    await ask(http, server, "trace", do="start", frames=args.memory_frames)
 
-                async def connect(item: tuple[WebSocketClient, list[str]]) -> None:
-                    await connect_all(*item)
+                async def connect(item: tuple[Held, list[str]]) -> None:
+                    held, wanted = item
+                    await held.pause()
+                    await connect_all(held.client, wanted)
+                    held.resume()
 
                 await in_parallel(
                     list(zip(clients, [wanted for _, wanted in plan], strict=True)),
@@ -1306,8 +1327,10 @@ async def memory_round(
                     connect,
                 )
                 if trace:
-                    result[variant] = await ask(http, server, "trace", do="diff", top=trace)
-                    await asyncio.gather(*(client.close() for client in clients))
+                    result[variant] = await ask(
+                        http, server, "trace", do="diff", top=trace, frames=args.memory_frames
+                    )
+                    await close_held(clients)
                     await close_held(warm)
                     continue
                 after = (await ask(http, server, "gc"))["rss"]
@@ -1318,7 +1341,7 @@ async def memory_round(
                     "per_namespace": (after - before) / count,
                     "rooms": stats["rooms"],
                 }
-                await asyncio.gather(*(client.close() for client in clients))
+                await close_held(clients)
                 await close_held(warm)
         await fleet.stop_all()
     finally:
@@ -1331,7 +1354,8 @@ async def memory_round(
                 f" {traced['total'] / count:,.0f} B per namespace; largest sites:"
             )
             for where, size, number in traced["sites"]:
-                where = where.split("site-packages/")[-1].split("/wt-scale/")[-1]
+                where = re.sub(r"\S*/(site-packages|python3\.\d+)/", "", where)
+                where = where.replace(str(SCRIPT_DIR.parent) + "/", "")
                 print(f"      {size / count:9,.1f} B {number / count:6.2f} blocks  {where}")
         return result
     result["ratio"] = result["dynamic"]["per_namespace"] / result["plain"]["per_namespace"]
@@ -1665,6 +1689,13 @@ def configure(options: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="memory: one more round under tracemalloc, printing its N largest sites",
+    )
+    options.add_argument(
+        "--memory-frames",
+        type=int,
+        default=1,
+        metavar="N",
+        help="memory: the sites as call chains of N frames (innermost first)",
     )
     options.add_argument("--rate-connects", type=int, default=5_000)
     options.add_argument("--rate-rounds", type=int, default=6)

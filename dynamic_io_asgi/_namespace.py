@@ -14,7 +14,9 @@ from typing import Any, Protocol, TypeVar
 import socketio
 
 from . import _visitors
+from ._handlers import NO_EVENTS, Events, HandlerTable, with_handler
 from ._retirement import IdleClock
+from ._scoped import ScopedAPI
 from ._session import session_of
 from ._signatures import accepts_auth, call, takes
 from ._tasks import log_raised
@@ -39,6 +41,8 @@ class Owner(Protocol):
         """Delete ``nsp`` now (disconnecting its sockets first with ``disconnect``)."""
 
 
+_NONE = (None, True)  # no connect (disconnect) handler
+
 #: What a connect handler raises to refuse a CONNECT with a message of its own.
 _REFUSALS = (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError)
 
@@ -50,7 +54,7 @@ class NamespaceClosed(RuntimeError):
     ``app.namespaces`` or ``await app.of(name, host)``."""
 
 
-class DynamicNamespace:
+class DynamicNamespace(ScopedAPI):
     """One namespace of one host, as python-socketio knows it by :attr:`fullname`.
 
     Every method that takes a namespace in python-socketio is here without
@@ -59,12 +63,23 @@ class DynamicNamespace:
     namespace exists, and leave with it when it retires.
     """
 
+    # Slots: a server may hold 100,000 of these. (``__dict__`` for what the
+    # application sets on one, and for the rarely set below.)
+    __slots__ = (
+        *("host", "fullname", "pattern", "static", "created_at", "clock", "_regex"),
+        *("_server", "_retirement", "_events", "_installed", "_retiring", "_setting_up"),
+        *("_eio_sids", "_closed", "__dict__", "__weakref__"),
+    )
+    # Rarely set, so not slots: an instance attribute once set.
+    _class_handler: socketio.AsyncNamespace | None = None
+    _retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
+
     def __init__(
         self,
         server: Owner,
         host: str | None,
         fullname: str,
-        match: re.Match[str],
+        regex: re.Pattern[str] | None,
         pattern: str | None,
         *,
         static: bool = False,
@@ -74,34 +89,25 @@ class DynamicNamespace:
         #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
         #: (The only copy of the name: :attr:`name` is cut from it when asked for.)
         self.fullname = fullname
-        #: The ``re.Match`` of the setup pattern (for exact names too).
-        self.match = match
         #: The pattern that set this namespace up (``None``: none did).
         self.pattern = pattern
         #: Whether the application registered this name on the server directly.
         self.static = static
         #: Wall-clock creation time (``time.time()``).
         self.created_at = time.time()
-        self._server = server
-        self._retirement = math.inf
-        self._connect: Callable[..., Any] | None = None
-        self._connect_auth = True
-        self._disconnect: Callable[..., Any] | None = None
-        self._disconnect_reason = True
-        self._class_handler: socketio.AsyncNamespace | None = None
-        self._retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
-        self._installed = False
         #: Its idle clock, read by the retirement task.
         self.clock = IdleClock()
+        self._regex = regex  # the setup's regex (None: an exact name): see match
+        self._server = server
+        self._retirement = math.inf
+        self._installed = False
         self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
         # The Engine.IO sessions that ever connected here (see _visitors).
         self._eio_sids: _visitors.Visitors = ""
         self._closed = False  # retired or closed: no longer on the server
-        if static:
-            self._handlers: dict[str, Any] = server.sio.handlers.setdefault(fullname, {})
-        else:
-            self._handlers = {"connect": self._on_connect, "disconnect": self._on_disconnect}
+        # Its handlers (see _handlers); a static namespace's are python-socketio's own.
+        self._events: Events = server.sio.handlers.setdefault(fullname, {}) if static else NO_EVENTS
 
     def __repr__(self) -> str:
         return f"<DynamicNamespace {self.fullname!r}>"
@@ -111,6 +117,17 @@ class DynamicNamespace:
         """The name the client uses (``"/chat"``)."""
         host = self.host
         return self.fullname if host is None else self.fullname[len(host) + 2 :]
+
+    @property
+    def match(self) -> re.Match[str]:
+        """The ``re.Match`` of the setup pattern (of the whole name for exact names), as
+        the setup got it: found again each time, not kept (a server may hold 100,000)."""
+        full, regex = self.fullname, self._regex
+        found = regex.search(full) if regex is not None else None
+        if found is None:
+            found = re.match(re.escape(full), full)
+            assert found is not None
+        return found
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -154,14 +171,15 @@ class DynamicNamespace:
 
     def _on(self, event: str, handler: F) -> F:
         # Not a closure made at each call: setups call on() for every namespace.
-        if event == "connect" and not self.static:
-            self._connect = handler
-            self._connect_auth = accepts_auth(handler)
-        elif event == "disconnect" and not self.static:
-            self._disconnect = handler
-            self._disconnect_reason = takes(handler, 2)
-        else:
-            self._handlers[event] = handler
+        if self.static:
+            self._events[event] = handler
+            return handler
+        value: Any = handler
+        if event == "connect":
+            value = (handler, accepts_auth(handler))
+        elif event == "disconnect":
+            value = (handler, takes(handler, 2))
+        self._events = with_handler(self._events, event, value)
         return handler
 
     def event(self, handler: F) -> F:
@@ -215,10 +233,11 @@ class DynamicNamespace:
             if eio_sid is not None:
                 self._eio_sids = _visitors.add(self._eio_sids, eio_sid, self.sio.eio.sockets)
         result = None
+        connect, with_auth = self._events.get("connect", _NONE)
         try:
-            if self._connect is not None:
-                args = (sid, environ, auth) if self._connect_auth else (sid, environ)
-                result = await call(self._connect, *args)
+            if connect is not None:
+                args = (sid, environ, auth) if with_auth else (sid, environ)
+                result = await call(connect, *args)
             elif self._class_handler is not None:
                 handler = getattr(self._class_handler, "on_connect", None)
                 with_auth = handler is None or accepts_auth(handler)
@@ -230,7 +249,7 @@ class DynamicNamespace:
                 raise  # python-socketio answers a refusal with its message
             # python-socketio would let it through, leaving the socket half
             # connected (the client hears nothing, the namespace never empties).
-            handler = self._connect or self._class_handler
+            handler = connect or self._class_handler
             log_raised(handler, "connect handler of %s raised: connection refused", self.fullname)
             raise socketio.exceptions.ConnectionRefusedError() from None
         if result is False:
@@ -241,14 +260,15 @@ class DynamicNamespace:
         # Installed as the server's disconnect handler for fullname: one that
         # raised would stop python-socketio before it removes the socket,
         # pinning the namespace for ever.
+        disconnect, with_reason = self._events.get("disconnect", _NONE)
         try:
-            if self._disconnect is not None:
-                args = (sid, reason) if self._disconnect_reason else (sid,)
-                await call(self._disconnect, *args)
+            if disconnect is not None:
+                args = (sid, reason) if with_reason else (sid,)
+                await call(disconnect, *args)
             elif self._class_handler is not None:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:
-            handler = self._disconnect or self._class_handler
+            handler = disconnect or self._class_handler
             log_raised(handler, "disconnect handler of %s raised", self.fullname)
         finally:
             # It may be empty once this socket is gone: python-socketio removes the
@@ -256,14 +276,15 @@ class DynamicNamespace:
             self._server.watch(self)
 
     def _install(self) -> None:
-        self.sio.handlers[self.fullname] = self._handlers
+        self.sio.handlers[self.fullname] = HandlerTable(self)
         if self._class_handler is not None:
             self.sio.register_namespace(self._class_handler)
         self._installed = True
 
     def _uninstall(self) -> None:
         sio = self.sio
-        if sio.handlers.get(self.fullname) is self._handlers:
+        table = sio.handlers.get(self.fullname)
+        if isinstance(table, HandlerTable) and table.nsp is self:
             del sio.handlers[self.fullname]
         if self._class_handler is not None:
             if sio.namespace_handlers.get(self.fullname) is self._class_handler:
@@ -295,46 +316,6 @@ class DynamicNamespace:
                 " makes a new namespace object (see app.namespaces)"
             )
         return self.fullname
-
-    # -- python-socketio's API, scoped to this namespace ----------------------------
-
-    async def emit(self, event: str, data: Any = None, **kwargs: Any) -> None:
-        """``sio.emit(event, data, namespace=fullname, ...)``"""
-        await self.sio.emit(event, data, namespace=self._live(), **kwargs)
-
-    async def send(self, data: Any, **kwargs: Any) -> None:
-        """``sio.send(data, namespace=fullname, ...)``"""
-        await self.sio.send(data, namespace=self._live(), **kwargs)
-
-    async def call(self, event: str, data: Any = None, **kwargs: Any) -> Any:
-        """``sio.call(event, data, namespace=fullname, ...)``"""
-        return await self.sio.call(event, data, namespace=self._live(), **kwargs)
-
-    async def enter_room(self, sid: str, room: str) -> None:
-        await self.sio.enter_room(sid, room, namespace=self._live())
-
-    async def leave_room(self, sid: str, room: str) -> None:
-        await self.sio.leave_room(sid, room, namespace=self._live())
-
-    async def close_room(self, room: str) -> None:
-        await self.sio.close_room(room, namespace=self._live())
-
-    def rooms(self, sid: str) -> list[str]:
-        result: list[str] = self.sio.rooms(sid, namespace=self._live())
-        return result
-
-    async def disconnect(self, sid: str) -> None:
-        await self.sio.disconnect(sid, namespace=self._live())
-
-    async def get_session(self, sid: str) -> Any:
-        return await self.sio.get_session(sid, namespace=self._live())
-
-    async def save_session(self, sid: str, session: Any) -> None:
-        await self.sio.save_session(sid, session, namespace=self._live())
-
-    def session(self, sid: str) -> Any:
-        """``async with nsp.session(sid) as session:`` as in python-socketio."""
-        return self.sio.session(sid, namespace=self._live())
 
     async def close(self) -> None:
         """Disconnect every socket of this namespace (their disconnect handlers run)

@@ -269,14 +269,15 @@ class NamespaceRegistry:
         self, name: str, host: str | None, full: str, auto: bool, passes: bool
     ) -> DynamicNamespace:
         if passes:
-            nsp = DynamicNamespace(self, host, full, full_match(full), None, static=True)
+            nsp = DynamicNamespace(self, host, full, None, None, static=True)
             self._namespaces.add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         callback, match, label = found if found else (None, full_match(full), None)
-        nsp = DynamicNamespace(self, host, full, match, label)
+        regex = None if found is None or full in self.setups.exact else match.re  # nsp.match
+        nsp = DynamicNamespace(self, host, full, regex, label)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
