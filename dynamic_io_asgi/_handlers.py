@@ -4,48 +4,40 @@ python-socketio looks up ``sio.handlers[namespace][event]`` for every packet. A
 namespace's entry there is a :class:`HandlerTable`: its ``connect`` and
 ``disconnect`` are the namespace's own (they keep the retirement informed), every
 other event goes to the handlers its setup registered. Those are kept in an
-:class:`Events` table shared by every namespace that registered the same handlers
-(setups that pass the same functions to ``on()``), so the handlers of 100,000
-namespaces cost one table, not 100,000. A table is never changed once shared:
-:func:`with_handler` returns another.
+event table that the namespaces one setup made share while it registers the same
+handlers (setups that pass the same functions to ``on()``): the handlers of
+100,000 namespaces cost one table, not 100,000. A table is never changed in
+place, shared or not: :func:`with_handler` returns another.
 """
 
 from __future__ import annotations
 
-import weakref
+from collections.abc import Hashable
 from typing import Any, Protocol
 
-__all__ = ["Events", "HandlerTable", "NO_EVENTS", "with_handler"]
+__all__ = ["Events", "HandlerTable", "NO_EVENTS", "share", "with_handler"]
 
+#: Event name -> handler (for ``connect`` and ``disconnect``: ``(handler, flag)``).
+Events = dict[str, Any]
 
-class Events(dict[str, Any]):
-    """Event name -> handler (for ``connect`` and ``disconnect``: ``(handler, flag)``);
-    shared, so never changed in place."""
-
-    __slots__ = ("__weakref__",)
-
-
-#: The tables in use, by their items (a table goes when no namespace has it).
-_SHARED: weakref.WeakValueDictionary[tuple[tuple[str, Any], ...], Events] = (
-    weakref.WeakValueDictionary()
-)
-
-NO_EVENTS = Events()
+NO_EVENTS: Events = {}
 
 
 def with_handler(events: Events, event: str, handler: Any) -> Events:
-    """The table of ``events`` with ``handler`` for ``event``: shared with every other
-    namespace that has the same handlers, when they can be compared."""
-    table = Events(events)
+    """A copy of ``events`` with ``handler`` for ``event``."""
+    table = dict(events)
     table[event] = handler
-    key = tuple(table.items())
-    try:
-        shared = _SHARED.get(key)
-    except TypeError:  # an unhashable handler: a table of its own
-        return table
-    if shared is None:
-        _SHARED[key] = shared = table
-    return shared
+    return table
+
+
+def share(last: dict[Hashable, Events], key: Hashable, events: Events) -> Events:
+    """``events``, or the equal table that ``last[key]`` holds (the last one the same
+    setup made, say), which then becomes ``events``'s."""
+    shared = last.get(key)
+    if shared is not None and (shared is events or shared == events):
+        return shared
+    last[key] = events
+    return events
 
 
 class Owner(Protocol):

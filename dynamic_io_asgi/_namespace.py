@@ -7,14 +7,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import socketio
 
 from . import _visitors
-from ._handlers import NO_EVENTS, Events, HandlerTable, with_handler
+from ._handlers import NO_EVENTS, Events, HandlerTable, share, with_handler
 from ._retirement import IdleClock
 from ._scoped import ScopedAPI
 from ._session import session_of
@@ -275,7 +275,10 @@ class DynamicNamespace(ScopedAPI):
             # socket as this returns, with no await in between.
             self._server.watch(self)
 
-    def _install(self) -> None:
+    def _install(self, shared: dict[Hashable, Events]) -> None:
+        # The handlers its setup registered: the same table as the last namespace
+        # of that setup's, when equal (see _handlers).
+        self._events = share(shared, self.pattern, self._events)
         self.sio.handlers[self.fullname] = HandlerTable(self)
         if self._class_handler is not None:
             self.sio.register_namespace(self._class_handler)

@@ -72,12 +72,12 @@ class NamespaceRegistry:
         self.setups = SetupTable()
         #: The lifecycle hooks.
         self.hooks = Hooks()
-        #: The retirement task and its deadline queue.
         self._namespaces = NamespaceIndex()
         #: Takes namespaces off the server.
         self.deletion = Deletion(sio, self._namespaces, self.limits, self.hooks, self.watch)
         #: Whether the server holds a namespace occupied.
         self.occupancy = Occupancy(sio)
+        #: The retirement task and its deadline queue.
         self.scheduler = RetirementScheduler(
             self.occupancy.occupied, self.occupancy.moving, self.deletion.due
         )
@@ -289,7 +289,7 @@ class NamespaceRegistry:
                 nsp._setting_up = False
         if nsp._closed:  # setup called close(): the namespace never comes to be
             raise NamespaceRejected(full, INVALID_NAMESPACE)
-        nsp._install()
+        nsp._install(self.setups.events)
         self._namespaces.add(nsp)
         self.created += 1
         # (No watch here: the CONNECT that asked for it watches it as it goes on, and

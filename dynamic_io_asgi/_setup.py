@@ -12,11 +12,12 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import socketio
 
+from ._handlers import Events
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
 from ._namespace import DynamicNamespace
@@ -58,6 +59,9 @@ class SetupTable:
     def __init__(self) -> None:
         self.exact: dict[str, tuple[SetupCallback, str]] = {}
         self.patterns: list[tuple[re.Pattern[str], SetupCallback, str]] = []
+        #: By pattern, the event table of the last namespace set up: the next one shares
+        #: it when its setup registered the same handlers.
+        self.events: dict[Hashable, Events] = {}
 
     def add(self, pattern: str | re.Pattern[str], callback: SetupCallback | None = None) -> Any:
         """Register ``callback`` for ``pattern`` (see ``DynamicIO.setup_namespace``);

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from typing import Any
 
 import socketio
 
 from dynamic_io_asgi import DynamicNamespace
-from dynamic_io_asgi._handlers import _SHARED, NO_EVENTS, HandlerTable, with_handler
+from dynamic_io_asgi._handlers import NO_EVENTS, HandlerTable, share, with_handler
 
 
 async def echo(sid: str, data: Any) -> Any:
@@ -33,44 +32,29 @@ class _Registry:
         pass
 
 
-def test_namespaces_with_the_same_handlers_share_one_table() -> None:
+def test_a_table_is_never_changed_in_place() -> None:
     first = with_handler(NO_EVENTS, "message", echo)
-    second = with_handler(NO_EVENTS, "message", echo)
-    assert first is second and first == {"message": echo}
-    assert with_handler(NO_EVENTS, "message", other) is not first
     both = with_handler(first, "ping", other)
     assert both == {"message": echo, "ping": other}
-    assert first == {"message": echo}  # a shared table is never changed
-    assert NO_EVENTS == {}
+    assert first == {"message": echo} and NO_EVENTS == {}
 
 
-def test_an_unhashable_handler_gets_a_table_of_its_own() -> None:
-    class Handler:
-        __hash__ = None  # type: ignore[assignment]
-
-        def __call__(self, sid: str) -> None:
-            pass
-
-    handler = Handler()
-    first = with_handler(NO_EVENTS, "message", handler)
-    assert first == {"message": handler}
-    assert with_handler(NO_EVENTS, "message", handler) is not first
-
-
-def test_a_table_no_namespace_has_is_forgotten() -> None:
-    async def gone(sid: str) -> None:
-        pass
-
-    with_handler(NO_EVENTS, "message", gone)
-    gc.collect()
-    assert not any(value is gone for key in _SHARED.keys() for _, value in key)
+def test_namespaces_of_one_setup_with_the_same_handlers_share_one_table() -> None:
+    last: dict[Any, dict[str, Any]] = {}
+    first = share(last, "*", with_handler(NO_EVENTS, "message", echo))
+    second = share(last, "*", with_handler(NO_EVENTS, "message", echo))
+    assert second is first
+    changed = share(last, "*", with_handler(NO_EVENTS, "message", other))
+    assert changed is not first and last["*"] is changed  # the next one shares this one
+    assert share(last, "/other", with_handler(NO_EVENTS, "message", echo)) is not first
 
 
 def test_python_socketio_finds_the_namespaces_handlers() -> None:
     registry = _Registry()
     nsp = DynamicNamespace(registry, "h.test", "//h.test/x", None, "*")
     nsp.on("message", echo)
-    nsp._install()
+    shared: dict[Any, dict[str, Any]] = {}
+    nsp._install(shared)
     table = registry.sio.handlers["//h.test/x"]
     assert isinstance(table, HandlerTable)
     assert "connect" in table and "disconnect" in table and "message" in table
@@ -82,6 +66,13 @@ def test_python_socketio_finds_the_namespaces_handlers() -> None:
     assert table["late"] is other
     nsp._uninstall()
     assert "//h.test/x" not in registry.sio.handlers
+    # Namespaces of one setup that registered the same handlers share their table.
+    made = []
+    for name in ("//h.test/y", "//h.test/z"):
+        made.append(DynamicNamespace(registry, "h.test", name, None, "*"))
+        made[-1].on("message", echo)
+        made[-1]._install(shared)
+    assert made[0]._events is made[1]._events == {"message": echo}
 
 
 def test_match_is_found_again() -> None:
