@@ -82,3 +82,14 @@ def test_match_is_found_again() -> None:
     assert nsp.match.groups() == ("7",)
     exact = DynamicNamespace(registry, None, "/exact", None, "/exact")
     assert exact.match.group(0) == "/exact"
+
+
+def test_an_application_keeps_its_own_attributes_on_a_namespace() -> None:
+    # Slotted, with a __dict__ for what setups set on it (and for on_retire's list).
+    registry = _Registry()
+    nsp = DynamicNamespace(registry, None, "/room", None, "*")
+    nsp.players = {"ada"}  # type: ignore[attr-defined]
+    nsp.on_retire(lambda nsp: None)
+    assert nsp.players == {"ada"}  # type: ignore[attr-defined]
+    assert len(nsp._retire_callbacks) == 1
+    assert DynamicNamespace._retire_callbacks == ()  # the class default is left alone
