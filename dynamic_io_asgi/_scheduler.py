@@ -64,13 +64,14 @@ class RetirementScheduler:
         #: ``(when, order, namespace)``: namespaces to make active again then.
         self._rechecks: list[tuple[float, int, DynamicNamespace]] = []
 
-    def watch(self, nsp: DynamicNamespace) -> None:
-        """Have the task look at ``nsp`` at its next check (starting the task if needed)."""
+    def watch(self, nsp: DynamicNamespace, within: float | None = None) -> None:
+        """Have the task look at ``nsp`` at its next check (starting the task if needed),
+        at the latest ``within`` seconds from now (default: half its window)."""
         if nsp.retirement == math.inf or nsp._closed:
             return
         nsp.clock.touched = self._clock()
         self._active[nsp.fullname] = nsp
-        self._wake_for(_retirement.window(nsp.retirement) / 2)
+        self._wake_for(_retirement.window(nsp.retirement) / 2 if within is None else within)
 
     def _wake_for(self, within: float) -> None:
         """Start the task, or wake it if it would not look again ``within`` seconds."""

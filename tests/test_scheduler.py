@@ -199,3 +199,24 @@ def test_a_recheck_makes_a_forgotten_namespace_active_again_later() -> None:
     sched._active.clear()
     asyncio.run(sched._check())
     assert nsp.clock.idle_since is not None  # planned again: its clock runs
+
+
+async def test_a_connecting_namespace_wakes_the_task_only_if_it_would_look_too_late() -> None:
+    # A connecting namespace can't retire: the task need only look at it by the time
+    # a lost CONNECT goes stale, not within half a window as for one a socket left.
+    server = Server()
+    sched, retired = scheduler(server)
+    watched(sched, FakeNamespace("//a.test/idle", 5.0))  # starts the task; due in 5 s
+    while sched.delay is None or sched.delay < 4:
+        await asyncio.sleep(0)
+    wake = sched._wake
+    assert wake is not None and not wake.is_set()
+    connecting = FakeNamespace("//a.test/new", 10.0)
+    connecting.clock.connecting(0.0)
+    sched.watch(connecting, within=STALE_CONNECT)  # type: ignore[arg-type]
+    assert not wake.is_set()  # it looks within 5 s anyway
+    watched(sched, FakeNamespace("//a.test/left", 10.0))  # a socket left: look within 0.5 s
+    assert wake.is_set()
+    task = sched.stop()
+    assert task is not None
+    task.cancel()
