@@ -836,7 +836,9 @@ async def section_idle(
                 assert stats["namespaces"] == made, stats
                 entry: dict[str, Any] = {"namespaces": made, "build_s": built}
                 # The retirement task looks at what just changed once more (at
-                # most 5 s later), then sleeps until the first deadline.
+                # most 5 s later), and at the namespaces of each closed session
+                # 10 s after it closed (RetirementScheduler.recheck), then sleeps
+                # until the first deadline.
                 settle = await idle_windows(servers, args.settle, 1)
                 entry["settle"] = settle
                 if idle:
@@ -1659,7 +1661,7 @@ def configure(options: argparse.ArgumentParser) -> None:
     options.add_argument("--workers", type=int, default=16, help="sessions opened at once")
     options.add_argument("--window", type=float, default=10.0, help="seconds per idle window")
     options.add_argument("--windows", type=int, default=3, help="idle windows per size")
-    options.add_argument("--settle", type=float, default=6.0, help="seconds after a build")
+    options.add_argument("--settle", type=float, default=12.0, help="seconds after a build")
     options.add_argument("--status-repeat", type=int, default=10)
     options.add_argument(
         "--drain", action="store_true", help="idle: make every namespace due at once at the end"
