@@ -21,7 +21,7 @@ from ._session import session_of
 from ._signatures import accepts_auth, call, takes
 from ._tasks import log_raised
 
-__all__ = ["DynamicNamespace", "NamespaceClosed"]
+__all__ = ["DynamicNamespace", "NamespaceClosed", "full_match"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -42,6 +42,13 @@ class Owner(Protocol):
 
 
 _NONE = (None, True)  # no connect (disconnect) handler
+
+
+def full_match(full: str) -> re.Match[str]:
+    """The match an exact name gives its setup: all of ``full``."""
+    match = re.match(re.escape(full), full)
+    assert match is not None
+    return match
 
 #: What a connect handler raises to refuse a CONNECT with a message of its own.
 _REFUSALS = (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError)
@@ -97,7 +104,7 @@ class DynamicNamespace(ScopedAPI):
         self.created_at = time.time()
         #: Its idle clock, read by the retirement task.
         self.clock = IdleClock()
-        self._regex = regex  # the setup's regex (None: an exact name): see match
+        self._regex = regex  # the setup's regex (None: none): see match
         self._server = server
         self._retirement = math.inf
         self._installed = False
@@ -122,12 +129,8 @@ class DynamicNamespace(ScopedAPI):
     def match(self) -> re.Match[str]:
         """The ``re.Match`` of the setup pattern (of the whole name for exact names), as
         the setup got it: found again each time, not kept (a server may hold 100,000)."""
-        full, regex = self.fullname, self._regex
-        found = regex.search(full) if regex is not None else None
-        if found is None:
-            found = re.match(re.escape(full), full)
-            assert found is not None
-        return found
+        found = self._regex.search(self.fullname) if self._regex is not None else None
+        return full_match(self.fullname) if found is None else found
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -286,8 +289,8 @@ class DynamicNamespace(ScopedAPI):
 
     def _uninstall(self) -> None:
         sio = self.sio
-        table = sio.handlers.get(self.fullname)
-        if isinstance(table, HandlerTable) and table.nsp is self:
+        entry = sio.handlers.get(self.fullname)
+        if isinstance(entry, HandlerTable) and entry.nsp is self:
             del sio.handlers[self.fullname]
         if self._class_handler is not None:
             if sio.namespace_handlers.get(self.fullname) is self._class_handler:

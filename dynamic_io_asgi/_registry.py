@@ -29,7 +29,7 @@ from ._namespace import DynamicNamespace
 from ._occupancy import Occupancy
 from ._scheduler import RetirementScheduler
 from ._session import Session, session_of
-from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, full_match, run_setup
+from ._setup import REASONS, NamespaceRejected, SetupCallback, SetupTable, run_setup
 from ._tasks import cancelling
 from ._wire import INVALID_NAMESPACE
 
@@ -276,13 +276,13 @@ class NamespaceRegistry:
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
-        callback, match, label = found if found else (None, full_match(full), None)
-        regex = None if found is None or full in self.setups.exact else match.re  # nsp.match
-        nsp = DynamicNamespace(self, host, full, regex, label)
+        callback, match, label = found if found else (None, None, None)
+        # nsp.match: found again by the regex (an exact name's is its one namespace's).
+        nsp = DynamicNamespace(self, host, full, None if match is None else match.re, label)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
-        if callback is not None:
+        if callback is not None and match is not None:
             nsp._setting_up = True
             try:
                 await run_setup(nsp, callback, match, self.setup_timeout, self.setup_seconds)

@@ -20,7 +20,7 @@ import socketio
 from ._handlers import Events
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
-from ._namespace import DynamicNamespace
+from ._namespace import DynamicNamespace, full_match
 from ._tasks import cancelling, log_raised, within
 from ._wire import INVALID_NAMESPACE
 
@@ -115,13 +115,6 @@ def _exact_name(pattern: str | re.Pattern[str]) -> str | None:
         except BadHost as exc:
             raise ValueError(f"setup_namespace: bad host in {pattern!r}: {exc}") from None
     return fullname(name, host)
-
-
-def full_match(full: str) -> re.Match[str]:
-    """The match an exact name gives its setup: all of ``full``."""
-    match = re.match(re.escape(full), full)
-    assert match is not None
-    return match
 
 
 async def run_setup(
