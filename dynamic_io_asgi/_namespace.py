@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 import socketio
 
 from . import _visitors
-from ._handlers import NO_EVENTS, Events, HandlerTable, share, with_handler
+from ._handlers import NO_EVENTS, Events, share, with_handler
 from ._retirement import IdleClock
 from ._scoped import ScopedAPI
 from ._session import session_of
@@ -61,25 +61,29 @@ class NamespaceClosed(RuntimeError):
     ``app.namespaces`` or ``await app.of(name, host)``."""
 
 
-class DynamicNamespace(ScopedAPI):
+class DynamicNamespace(IdleClock, ScopedAPI):
     """One namespace of one host, as python-socketio knows it by :attr:`fullname`.
 
     Every method that takes a namespace in python-socketio is here without
     it, scoped to this namespace. Handlers registered with :meth:`on` live in
     the wrapped server's handler table under :attr:`fullname` while the
-    namespace exists, and leave with it when it retires.
+    namespace exists, and leave with it when it retires: the namespace is that
+    entry itself (``event in nsp``, ``nsp[event]``, as python-socketio asks).
     """
 
-    # Slots: a server may hold 100,000 of these. (``__dict__`` for what the
-    # application sets on one, and for the rarely set below.)
+    # Slots: a server may hold 100,000 of these, so it is one object: its own idle
+    # clock (the IdleClock slots) and its own entry in python-socketio's handler
+    # table. (``__dict__`` for what the application sets on one, and for the rarely
+    # set below.)
     __slots__ = (
-        *("host", "fullname", "pattern", "static", "created_at", "clock", "_regex"),
-        *("_server", "_retirement", "_events", "_installed", "_retiring", "_setting_up"),
-        *("_eio_sids", "_closed", "__dict__", "__weakref__"),
+        *("host", "fullname", "pattern", "static", "created_at", "_regex", "_server"),
+        *("_retirement", "_events", "_installed", "_setting_up", "_eio_sids", "_closed"),
+        "__dict__",
     )
     # Rarely set, so not slots: an instance attribute once set.
     _class_handler: socketio.AsyncNamespace | None = None
     _retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
+    _retiring: asyncio.Future[None] | None = None  # being deleted
 
     def __init__(
         self,
@@ -102,13 +106,11 @@ class DynamicNamespace(ScopedAPI):
         self.static = static
         #: Wall-clock creation time (``time.time()``).
         self.created_at = time.time()
-        #: Its idle clock, read by the retirement task.
-        self.clock = IdleClock()
+        IdleClock.__init__(self)
         self._regex = regex  # the setup's regex (None: none): see match
         self._server = server
         self._retirement = math.inf
         self._installed = False
-        self._retiring: asyncio.Future[None] | None = None
         self._setting_up = False  # its setup callback is running
         # The Engine.IO sessions that ever connected here (see _visitors).
         self._eio_sids: _visitors.Visitors = ""
@@ -131,6 +133,12 @@ class DynamicNamespace(ScopedAPI):
         the setup got it: found again each time, not kept (a server may hold 100,000)."""
         found = self._regex.search(self.fullname) if self._regex is not None else None
         return full_match(self.fullname) if found is None else found
+
+    @property
+    def clock(self) -> IdleClock:
+        """Its idle clock, read by the retirement task: the namespace itself (one
+        object, not two, per namespace)."""
+        return self
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -220,11 +228,31 @@ class DynamicNamespace(ScopedAPI):
         self._retire_callbacks.append(callback)
         return callback
 
+    # -- as python-socketio's handler table for fullname (sio.handlers[fullname]) ---
+
+    def __contains__(self, event: object) -> bool:
+        """Whether it has a handler for ``event`` (python-socketio asks first)."""
+        return event == "connect" or event == "disconnect" or event in self._events
+
+    def __getitem__(self, event: str) -> Any:
+        """The handler python-socketio calls for ``event``: ``connect`` and ``disconnect``
+        are the namespace's own (they keep the retirement informed), the others are
+        those :meth:`on` registered."""
+        if event == "connect":
+            return self._on_connect
+        if event == "disconnect":
+            return self._on_disconnect
+        return self._events[event]
+
+    def __setitem__(self, event: str, handler: Any) -> None:
+        # sio.on(event, handler, namespace=fullname) on a live namespace.
+        self.on(event, handler)
+
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> Any:
         # Installed as the server's connect handler for fullname: the server
         # calls it after pre_connect, so from here on the socket is visible in
         # manager.rooms and the namespace counts as occupied.
-        self.clock.arrived()
+        self.arrived()
         session = session_of(environ)
         if session is None:
             self._eio_sids = None  # not a session of ours: walk them all at the end
@@ -282,15 +310,14 @@ class DynamicNamespace(ScopedAPI):
         # The handlers its setup registered: the same table as the last namespace
         # of that setup's, when equal (see _handlers).
         self._events = share(shared, self.pattern, self._events)
-        self.sio.handlers[self.fullname] = HandlerTable(self)
+        self.sio.handlers[self.fullname] = self  # see __getitem__
         if self._class_handler is not None:
             self.sio.register_namespace(self._class_handler)
         self._installed = True
 
     def _uninstall(self) -> None:
         sio = self.sio
-        entry = sio.handlers.get(self.fullname)
-        if isinstance(entry, HandlerTable) and entry.nsp is self:
+        if sio.handlers.get(self.fullname) is self:
             del sio.handlers[self.fullname]
         if self._class_handler is not None:
             if sio.namespace_handlers.get(self.fullname) is self._class_handler:

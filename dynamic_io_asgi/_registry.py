@@ -203,7 +203,7 @@ class NamespaceRegistry:
                 if not self._admitting[full]:
                     del self._admitting[full]
         if not nsp.static:
-            nsp.clock.connecting(time.monotonic())
+            nsp.connecting(time.monotonic())
             # Connecting: it can't retire, so no wake per CONNECT (6 % of a creating
             # CONNECT's latency), only a look by the time a lost CONNECT goes stale.
             self.scheduler.watch(nsp, within=_retirement.STALE_CONNECT)

@@ -69,7 +69,9 @@ class IdleClock:
 class Retirable(Protocol):
     fullname: str
     retirement: float
-    clock: IdleClock
+
+    @property
+    def clock(self) -> IdleClock: ...
 
 
 def window(retirement: float) -> float:

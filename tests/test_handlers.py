@@ -8,7 +8,7 @@ from typing import Any
 import socketio
 
 from dynamic_io_asgi import DynamicNamespace
-from dynamic_io_asgi._handlers import NO_EVENTS, HandlerTable, share, with_handler
+from dynamic_io_asgi._handlers import NO_EVENTS, share, with_handler
 
 
 async def echo(sid: str, data: Any) -> Any:
@@ -56,7 +56,7 @@ def test_python_socketio_finds_the_namespaces_handlers() -> None:
     shared: dict[Any, dict[str, Any]] = {}
     nsp._install(shared)
     table = registry.sio.handlers["//h.test/x"]
-    assert isinstance(table, HandlerTable)
+    assert table is nsp  # the namespace is its own entry: one object per namespace
     assert "connect" in table and "disconnect" in table and "message" in table
     assert "other" not in table
     assert table["message"] is echo
