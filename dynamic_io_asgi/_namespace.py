@@ -8,24 +8,22 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 import socketio
 
 from . import _visitors
-from ._handlers import NO_EVENTS, Events, share, with_handler
+from ._handlers import NO_EVENTS, Events, HandlerTable, share
 from ._retirement import IdleClock
 from ._scoped import ScopedAPI
 from ._session import session_of
-from ._signatures import accepts_auth, call, takes
+from ._signatures import accepts_auth, call
 from ._tasks import log_raised
 
-__all__ = ["DynamicNamespace", "NamespaceClosed", "full_match"]
+__all__ = ["DynamicNamespace", "NamespaceClosed", "Setup", "full_match"]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
-F = TypeVar("F", bound=Callable[..., Any])
 RetireCallback = Callable[["DynamicNamespace"], "Awaitable[None] | None"]
 
 
@@ -50,6 +48,18 @@ def full_match(full: str) -> re.Match[str]:
     assert match is not None
     return match
 
+
+class Setup(NamedTuple):
+    """One ``setup_namespace()`` registration, kept by each namespace it set up."""
+
+    #: The pattern as the status page shows it: ``"*"``, the exact name, or the regex source.
+    label: str
+    #: The regex searched in the full name; ``None`` for an exact name (matched whole).
+    regex: re.Pattern[str] | None
+    #: ``callback(nsp, match)``.
+    callback: Callable[..., Any]
+
+
 #: What a connect handler raises to refuse a CONNECT with a message of its own.
 _REFUSALS = (socketio.exceptions.ConnectionRefusedError, ConnectionRefusedError)
 
@@ -61,7 +71,7 @@ class NamespaceClosed(RuntimeError):
     ``app.namespaces`` or ``await app.of(name, host)``."""
 
 
-class DynamicNamespace(IdleClock, ScopedAPI):
+class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
     """One namespace of one host, as python-socketio knows it by :attr:`fullname`.
 
     Every method that takes a namespace in python-socketio is here without
@@ -76,10 +86,11 @@ class DynamicNamespace(IdleClock, ScopedAPI):
     # table. (``__dict__`` for what the application sets on one, and for the rarely
     # set below.)
     __slots__ = (
-        *("host", "fullname", "pattern", "static", "created_at", "_regex", "_server"),
-        *("_retirement", "_events", "_installed", "_setting_up", "_eio_sids", "_closed"),
-        "__dict__",
+        *("host", "fullname", "created_at", "_setup", "_server", "_retirement", "_events"),
+        *("_setting_up", "_eio_sids", "_closed", "__dict__"),
     )
+    #: Whether the application registered this name on the server directly.
+    static = False
     # Rarely set, so not slots: an instance attribute once set.
     _class_handler: socketio.AsyncNamespace | None = None
     _retire_callbacks: tuple[RetireCallback, ...] | list[RetireCallback] = ()
@@ -90,8 +101,7 @@ class DynamicNamespace(IdleClock, ScopedAPI):
         server: Owner,
         host: str | None,
         fullname: str,
-        regex: re.Pattern[str] | None,
-        pattern: str | None,
+        setup: Setup | None,
         *,
         static: bool = False,
     ) -> None:
@@ -100,17 +110,14 @@ class DynamicNamespace(IdleClock, ScopedAPI):
         #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
         #: (The only copy of the name: :attr:`name` is cut from it when asked for.)
         self.fullname = fullname
-        #: The pattern that set this namespace up (``None``: none did).
-        self.pattern = pattern
-        #: Whether the application registered this name on the server directly.
-        self.static = static
+        if static:
+            self.static = True  # (a few: the application's own)
         #: Wall-clock creation time (``time.time()``).
         self.created_at = time.time()
         IdleClock.__init__(self)
-        self._regex = regex  # the setup's regex (None: none): see match
+        self._setup = setup  # what set it up (None: nothing)
         self._server = server
         self._retirement = math.inf
-        self._installed = False
         self._setting_up = False  # its setup callback is running
         # The Engine.IO sessions that ever connected here (see _visitors).
         self._eio_sids: _visitors.Visitors = ""
@@ -128,11 +135,23 @@ class DynamicNamespace(IdleClock, ScopedAPI):
         return self.fullname if host is None else self.fullname[len(host) + 2 :]
 
     @property
+    def pattern(self) -> str | None:
+        """The pattern that set this namespace up (``None``: none did): ``"*"``, the exact
+        name, or the regex source."""
+        return None if self._setup is None else self._setup.label
+
+    @property
     def match(self) -> re.Match[str]:
         """The ``re.Match`` of the setup pattern (of the whole name for exact names), as
         the setup got it: found again each time, not kept (a server may hold 100,000)."""
-        found = self._regex.search(self.fullname) if self._regex is not None else None
+        regex = None if self._setup is None else self._setup.regex
+        found = None if regex is None else regex.search(self.fullname)
         return full_match(self.fullname) if found is None else found
+
+    @property
+    def _installed(self) -> bool:
+        """Whether it is on the server: python-socketio's handler table holds it."""
+        return self.sio.handlers.get(self.fullname) is self
 
     @property
     def clock(self) -> IdleClock:
@@ -169,35 +188,6 @@ class DynamicNamespace(IdleClock, ScopedAPI):
 
     # -- handlers -----------------------------------------------------------------
 
-    def on(self, event: str, handler: F | None = None) -> Any:
-        """Register an event handler, as ``sio.on(event, handler, namespace=fullname)``.
-
-        Usable as a decorator. ``connect`` handlers may take ``(sid, environ, auth)``
-        or ``(sid, environ)``; returning ``False`` refuses the connection.
-        """
-
-        if handler is None:
-            return partial(self._on, event)
-        return self._on(event, handler)
-
-    def _on(self, event: str, handler: F) -> F:
-        # Not a closure made at each call: setups call on() for every namespace.
-        if self.static:
-            self._events[event] = handler
-            return handler
-        value: Any = handler
-        if event == "connect":
-            value = (handler, accepts_auth(handler))
-        elif event == "disconnect":
-            value = (handler, takes(handler, 2))
-        self._events = with_handler(self._events, event, value)
-        return handler
-
-    def event(self, handler: F) -> F:
-        """Decorator: register ``handler`` for the event named after the function."""
-        result: F = self.on(handler.__name__, handler)
-        return result
-
     def register(
         self, namespace_class: type[socketio.AsyncNamespace] | socketio.AsyncNamespace
     ) -> socketio.AsyncNamespace:
@@ -227,26 +217,6 @@ class DynamicNamespace(IdleClock, ScopedAPI):
             self._retire_callbacks = []
         self._retire_callbacks.append(callback)
         return callback
-
-    # -- as python-socketio's handler table for fullname (sio.handlers[fullname]) ---
-
-    def __contains__(self, event: object) -> bool:
-        """Whether it has a handler for ``event`` (python-socketio asks first)."""
-        return event == "connect" or event == "disconnect" or event in self._events
-
-    def __getitem__(self, event: str) -> Any:
-        """The handler python-socketio calls for ``event``: ``connect`` and ``disconnect``
-        are the namespace's own (they keep the retirement informed), the others are
-        those :meth:`on` registered."""
-        if event == "connect":
-            return self._on_connect
-        if event == "disconnect":
-            return self._on_disconnect
-        return self._events[event]
-
-    def __setitem__(self, event: str, handler: Any) -> None:
-        # sio.on(event, handler, namespace=fullname) on a live namespace.
-        self.on(event, handler)
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> Any:
         # Installed as the server's connect handler for fullname: the server
@@ -309,11 +279,10 @@ class DynamicNamespace(IdleClock, ScopedAPI):
     def _install(self, shared: dict[Hashable, Events]) -> None:
         # The handlers its setup registered: the same table as the last namespace
         # of that setup's, when equal (see _handlers).
-        self._events = share(shared, self.pattern, self._events)
+        self._events = share(shared, self._setup, self._events)
         self.sio.handlers[self.fullname] = self  # see __getitem__
         if self._class_handler is not None:
             self.sio.register_namespace(self._class_handler)
-        self._installed = True
 
     def _uninstall(self) -> None:
         sio = self.sio
@@ -333,7 +302,6 @@ class DynamicNamespace(IdleClock, ScopedAPI):
         for eio_socket in _visitors.holding(self._eio_sids, sockets):
             eio_socket.session.pop(self.fullname, None)
         self._eio_sids = ""
-        self._installed = False
 
     @property
     def closed(self) -> bool:

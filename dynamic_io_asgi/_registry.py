@@ -270,22 +270,21 @@ class NamespaceRegistry:
         self, name: str, host: str | None, full: str, auto: bool, passes: bool
     ) -> DynamicNamespace:
         if passes:
-            nsp = DynamicNamespace(self, host, full, None, None, static=True)
+            nsp = DynamicNamespace(self, host, full, None, static=True)
             self._namespaces.add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
-        callback, match, label = found if found else (None, None, None)
-        # nsp.match: found again by the regex (an exact name's is its one namespace's).
-        nsp = DynamicNamespace(self, host, full, None if match is None else match.re, label)
+        setup, match = found if found else (None, None)
+        nsp = DynamicNamespace(self, host, full, setup)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
-        if callback is not None and match is not None:
+        if setup is not None and match is not None:
             nsp._setting_up = True
             try:
-                await run_setup(nsp, callback, match, self.setup_timeout, self.setup_seconds)
+                await run_setup(nsp, setup.callback, match, self.setup_timeout, self.setup_seconds)
             finally:
                 nsp._setting_up = False
         if nsp._closed:  # setup called close(): the namespace never comes to be

@@ -20,11 +20,14 @@ import socketio
 from ._handlers import Events
 from ._hosts import BadHost, fullname, normalize_host, split_fullname
 from ._metrics import Histogram
-from ._namespace import DynamicNamespace, full_match
+from ._namespace import DynamicNamespace, Setup, full_match
 from ._tasks import cancelling, log_raised, within
 from ._wire import INVALID_NAMESPACE
 
-__all__ = ["REASONS", "NamespaceRejected", "SetupCallback", "SetupTable", "full_match", "run_setup"]
+__all__ = [
+    *("REASONS", "NamespaceRejected", "Setup", "SetupCallback", "SetupTable", "full_match"),
+    "run_setup",
+]
 
 logger = logging.getLogger("dynamic_io_asgi")
 
@@ -57,8 +60,8 @@ class SetupTable:
     """The setup callbacks of one middleware, by pattern."""
 
     def __init__(self) -> None:
-        self.exact: dict[str, tuple[SetupCallback, str]] = {}
-        self.patterns: list[tuple[re.Pattern[str], SetupCallback, str]] = []
+        self.exact: dict[str, Setup] = {}
+        self.patterns: list[Setup] = []
         #: By pattern, the event table of the last namespace set up: the next one shares
         #: it when its setup registered the same handlers.
         self.events: dict[Hashable, Events] = {}
@@ -80,22 +83,23 @@ class SetupTable:
             if not callable(callback):
                 raise TypeError("setup_namespace: callback must be callable")
             if exact is not None:
-                self.exact[exact] = (callback, label)
+                self.exact[exact] = Setup(label, None, callback)
             else:
-                self.patterns.append((regex, callback, label))
+                self.patterns.append(Setup(label, regex, callback))
             return callback
 
         return register if callback is None else register(callback)
 
-    def find(self, full: str) -> tuple[SetupCallback, re.Match[str], str] | None:
-        """The callback that sets ``full`` up, its match and its pattern's label."""
+    def find(self, full: str) -> tuple[Setup, re.Match[str]] | None:
+        """The setup of ``full`` and its match."""
         exact = self.exact.get(full)
         if exact is not None:
-            return exact[0], full_match(full), exact[1]
-        for regex, callback, label in reversed(self.patterns):
-            found = regex.search(full)
+            return exact, full_match(full)
+        for setup in reversed(self.patterns):
+            assert setup.regex is not None
+            found = setup.regex.search(full)
             if found is not None:
-                return callback, found, label
+                return setup, found
         return None
 
 
