@@ -133,8 +133,7 @@ class Deletion:
         """Take ``nsp`` off the server and out of the registry (no await)."""
         nsp._uninstall()
         nsp._closed = True
-        if self.index.get(nsp.fullname) is nsp:
-            self.index.remove(nsp)
+        self.index.remove(nsp)
         self.limits.count(nsp.host, -1)
         self.retired += 1
         idle_since = nsp.clock.idle_since

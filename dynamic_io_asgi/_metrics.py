@@ -80,7 +80,7 @@ class MetricsCollector:
         yield core.GaugeMetricFamily(
             "dynamicio_hosts",
             "Hosts with at least one live namespace object.",
-            value=len({nsp.host for nsp in namespaces}),
+            value=len(registry.hosts()),
         )
         yield core.GaugeMetricFamily(
             "dynamicio_sockets",

@@ -14,6 +14,7 @@ import socketio
 
 from . import _visitors
 from ._handlers import NO_EVENTS, Events, HandlerTable, share
+from ._hosts import split_fullname
 from ._retirement import IdleClock
 from ._scoped import ScopedAPI
 from ._session import session_of
@@ -86,7 +87,7 @@ class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
     # table. (``__dict__`` for what the application sets on one, and for the rarely
     # set below.)
     __slots__ = (
-        *("host", "fullname", "created_at", "_setup", "_server", "_retirement", "_events"),
+        *("fullname", "created_at", "_setup", "_server", "_retirement", "_events"),
         *("_setting_up", "_eio_sids", "_closed", "__dict__"),
     )
     #: Whether the application registered this name on the server directly.
@@ -99,16 +100,13 @@ class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
     def __init__(
         self,
         server: Owner,
-        host: str | None,
         fullname: str,
         setup: Setup | None,
         *,
         static: bool = False,
     ) -> None:
-        #: The host this namespace belongs to; ``None`` on the main host.
-        self.host = host
         #: The name inside python-socketio: ``"//host" + name``, or ``name`` on the main host.
-        #: (The only copy of the name: :attr:`name` is cut from it when asked for.)
+        #: (The only copy of the name: :attr:`name` and :attr:`host` are cut from it.)
         self.fullname = fullname
         if static:
             self.static = True  # (a few: the application's own)
@@ -131,8 +129,12 @@ class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
     @property
     def name(self) -> str:
         """The name the client uses (``"/chat"``)."""
-        host = self.host
-        return self.fullname if host is None else self.fullname[len(host) + 2 :]
+        return split_fullname(self.fullname)[0]
+
+    @property
+    def host(self) -> str | None:
+        """The host this namespace belongs to; ``None`` on the main host."""
+        return split_fullname(self.fullname)[1]
 
     @property
     def pattern(self) -> str | None:

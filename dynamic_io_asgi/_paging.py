@@ -83,7 +83,8 @@ def select(
     else:
         wanted = sorted({*registry.hosts(), *extra}, key=_host_key)
     if host is None:
-        in_view = len(registry.namespaces) + sum(map(len, extra.values()))
+        live = sum(len(registry.of_host(one)) for one in registry.hosts())
+        in_view = live + sum(map(len, extra.values()))
     else:
         in_view = len(registry.of_host(host)) + len(extra.get(host, ()))
     if view.search:

@@ -104,7 +104,7 @@ class NamespaceRegistry:
     @property
     def namespaces(self) -> dict[str, DynamicNamespace]:
         """The live namespace objects by full name (a copy)."""
-        return dict(self._namespaces)
+        return self._namespaces.all()
 
     async def of(self, name: str, host: str | None = None) -> DynamicNamespace:
         """The namespace ``name`` of ``host``; see ``DynamicIO.of``."""
@@ -175,9 +175,9 @@ class NamespaceRegistry:
 
     async def _admit_to(self, session: Session, name: str) -> None:
         full = fullname(name, session.host)
-        nsp = self._namespaces.get(full)
+        nsp = self._namespaces.get(full, session.host)
         if nsp is None or nsp._retiring is not None:
-            if full not in self._namespaces and self._passes_through(full):
+            if nsp is None and self._passes_through(full):
                 self.limits.admitted(session, full)
                 if full not in self.statics and len(self.statics) < _MAX_STATICS:
                     self.statics.add(full)
@@ -221,7 +221,7 @@ class NamespaceRegistry:
         whether ``_passes_through`` its full name, if the caller just found out)."""
         full = fullname(name, host)
         while True:
-            nsp = self._namespaces.get(full)
+            nsp = self._namespaces.get(full, host)
             if nsp is None:
                 break
             if nsp._retiring is None:
@@ -270,14 +270,14 @@ class NamespaceRegistry:
         self, name: str, host: str | None, full: str, auto: bool, passes: bool
     ) -> DynamicNamespace:
         if passes:
-            nsp = DynamicNamespace(self, host, full, None, static=True)
+            nsp = DynamicNamespace(self, full, None, static=True)
             self._namespaces.add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         setup, match = found if found else (None, None)
-        nsp = DynamicNamespace(self, host, full, setup)
+        nsp = DynamicNamespace(self, full, setup)
         # The main host's "/" is there from the start in python-socketio: it
         # stays unless its setup gives it a retirement.
         nsp._retirement = self.retirement if auto and full != "/" else math.inf
@@ -311,7 +311,7 @@ class NamespaceRegistry:
         if session is None:
             return
         for full in session.admitted:
-            nsp = self._namespaces.get(full)
+            nsp = self._namespaces.get(full, session.host)
             if nsp is not None and not nsp.static:
                 self.scheduler.recheck(nsp, _retirement.STALE_CONNECT)
 

@@ -59,7 +59,7 @@ def test_namespaces_of_one_setup_with_the_same_handlers_share_one_table() -> Non
 
 def test_python_socketio_finds_the_namespaces_handlers() -> None:
     registry = _Registry()
-    nsp = DynamicNamespace(registry, "h.test", "//h.test/x", ANY)
+    nsp = DynamicNamespace(registry, "//h.test/x", ANY)
     nsp.on("message", echo)
     shared: dict[Any, dict[str, Any]] = {}
     nsp._install(shared)
@@ -77,7 +77,7 @@ def test_python_socketio_finds_the_namespaces_handlers() -> None:
     # Namespaces of one setup that registered the same handlers share their table.
     made = []
     for name in ("//h.test/y", "//h.test/z"):
-        made.append(DynamicNamespace(registry, "h.test", name, ANY))
+        made.append(DynamicNamespace(registry, name, ANY))
         made[-1].on("message", echo)
         made[-1]._install(shared)
     assert made[0]._events is made[1]._events == {"message": echo}
@@ -86,16 +86,16 @@ def test_python_socketio_finds_the_namespaces_handlers() -> None:
 def test_match_is_found_again() -> None:
     registry = _Registry()
     regex = re.compile(r"^//h\.test/room(\d+)$")
-    nsp = DynamicNamespace(registry, "h.test", "//h.test/room7", Setup(regex.pattern, regex, setup))
+    nsp = DynamicNamespace(registry, "//h.test/room7", Setup(regex.pattern, regex, setup))
     assert nsp.match.groups() == ("7",)
-    exact = DynamicNamespace(registry, None, "/exact", Setup("/exact", None, setup))
+    exact = DynamicNamespace(registry, "/exact", Setup("/exact", None, setup))
     assert exact.match.group(0) == "/exact"
 
 
 def test_an_application_keeps_its_own_attributes_on_a_namespace() -> None:
     # Slotted, with a __dict__ for what setups set on it (and for on_retire's list).
     registry = _Registry()
-    nsp = DynamicNamespace(registry, None, "/room", ANY)
+    nsp = DynamicNamespace(registry, "/room", ANY)
     nsp.players = {"ada"}  # type: ignore[attr-defined]
     nsp.on_retire(lambda nsp: None)
     assert nsp.players == {"ada"}  # type: ignore[attr-defined]
