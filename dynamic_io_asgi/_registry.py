@@ -8,7 +8,6 @@ session as error args, which the session sends as CONNECT_ERROR.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import re
 import time
@@ -34,8 +33,6 @@ from ._tasks import cancelling
 from ._wire import INVALID_NAMESPACE
 
 __all__ = ["Hook", "NamespaceRegistry", "NamespaceRejected", "SetupCallback"]
-
-logger = logging.getLogger("dynamic_io_asgi")
 
 #: Static names remembered for the status page (the application's own: a few).
 _MAX_STATICS = 10_000
@@ -83,9 +80,10 @@ class NamespaceRegistry:
         )
         #: Full names of static namespaces that clients reached.
         self.statics: set[str] = set()
-        # Namespaces being created: the result others wait for, and the task creating it.
-        self._creating: dict[str, asyncio.Future[DynamicNamespace]] = {}
-        self._creators: dict[str, asyncio.Task[Any] | None] = {}
+        # Namespaces being created: the task creating each, and the result that other
+        # CONNECTs to it wait for (made by the first of them).
+        self._creating: dict[str, asyncio.Task[Any] | None] = {}
+        self._waiters: dict[str, asyncio.Future[DynamicNamespace]] = {}
         # CONNECTs waiting for a namespace to be created, by full name.
         self._admitting = self.occupancy.admitting
         #: Namespaces created since start (for the status page).
@@ -227,9 +225,11 @@ class NamespaceRegistry:
             if nsp._retiring is None:
                 return nsp
             await asyncio.shield(nsp._retiring)
-        creating = self._creating.get(full)
-        if creating is not None:  # another CONNECT is creating it: wait for that one
-            return await asyncio.shield(creating)
+        if full in self._creating:  # another CONNECT is creating it: wait for that one
+            waiter = self._waiters.get(full)
+            if waiter is None:
+                waiter = self._waiters[full] = asyncio.get_running_loop().create_future()
+            return await asyncio.shield(waiter)
         if passes is None:
             passes = self._passes_through(full)
         counted = not passes  # static ones are not counted
@@ -239,30 +239,28 @@ class NamespaceRegistry:
                 # CONNECTs to different names can't all slip under a limit.
                 self.limits.check_new(host, full)
             self.limits.count(host, 1)
-        return await self._create_here(name, host, full, auto, passes, counted)
-
-    async def _create_here(
-        self, name: str, host: str | None, full: str, auto: bool, passes: bool, counted: bool
-    ) -> DynamicNamespace:
-        """Create a namespace in the caller's task (a task of its own would cost a
-        third of a creation); later CONNECTs to the name wait for the result."""
-        creating = self._creating[full] = asyncio.get_running_loop().create_future()
-        self._creators[full] = asyncio.current_task()
+        # Created in the caller's task (a task of its own would cost a third of a
+        # creation); CONNECTs to the name meanwhile wait for a future of their own.
+        self._creating[full] = asyncio.current_task()
         made = False
         try:
             nsp = await self._create(name, host, full, auto, passes)
             made = not nsp.static
         except BaseException as exc:
-            if not isinstance(exc, NamespaceRejected):  # cancelled (shutdown), say
-                exc = NamespaceRejected(full, INVALID_NAMESPACE, "error")
-            creating.set_exception(exc)
-            creating.exception()  # retrieved, even with no one else waiting
+            waiter = self._waiters.pop(full, None)
+            if waiter is not None:
+                if not isinstance(exc, NamespaceRejected):  # cancelled (shutdown), say
+                    exc = NamespaceRejected(full, INVALID_NAMESPACE, "error")
+                waiter.set_exception(exc)
+                waiter.exception()  # retrieved, even if its waiters are gone
             raise
         else:
-            creating.set_result(nsp)
+            waiter = self._waiters.pop(full, None)
+            if waiter is not None:
+                waiter.set_result(nsp)
             return nsp
         finally:
-            del self._creating[full], self._creators[full]
+            del self._creating[full]
             if counted and not made:
                 self.limits.count(host, -1)  # its place back
 
@@ -336,8 +334,9 @@ class NamespaceRegistry:
             for task in (self.scheduler.stop(), *self.deletion.tasks, *self.hooks.tasks)
             if task is not None
         ]
-        creations = list(self._creating.values())
-        for task in [*tasks, *self._creators.values()]:
+        loop = asyncio.get_running_loop()
+        creations = [self._waiters.setdefault(f, loop.create_future()) for f in self._creating]
+        for task in [*tasks, *self._creating.values()]:
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         for task in tasks:

@@ -100,6 +100,7 @@ def leftovers(app: DynamicIO, sio: socketio.AsyncServer, full: str) -> list[str]
         "manager.rooms": sio.manager.rooms,
         "app.namespaces": app.namespaces,
         "app._creating": app.registry._creating,
+        "app._waiters": app.registry._waiters,
     }
     return [where for where, table in places.items() if full in table]
 

@@ -537,6 +537,7 @@ def server_state(app: DynamicIO, sio: socketio.AsyncServer) -> dict[str, Any]:
         "eio sessions": {eio: sorted(s.session) for eio, s in sio.eio.sockets.items()},
         "app.namespaces": sorted(app.namespaces),
         "app._creating": sorted(app.registry._creating),
+        "app._waiters": sorted(app.registry._waiters),
     }
 
 
