@@ -1,6 +1,5 @@
-"""How a namespace calls the application's handlers: which arguments a handler takes,
-read once from its code object (not ``inspect.signature()`` per namespace), and
-calling one that may be sync or async."""
+"""Which arguments an application's handler takes, read once from its code object
+(not ``inspect.signature()`` per namespace)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["accepts_auth", "call", "takes"]
+__all__ = ["accepts_auth", "takes"]
 
 
 def accepts_auth(handler: Callable[..., Any]) -> bool:
@@ -56,11 +55,3 @@ def takes(handler: Callable[..., Any], count: int) -> bool:
     except ValueError:  # no signature available (some builtins)
         return True
     return True
-
-
-async def call(handler: Callable[..., Any], *args: Any) -> Any:
-    """``handler(*args)``, awaited if it returns an awaitable."""
-    result = handler(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result

@@ -56,7 +56,9 @@ async def outcome(callback: Any, timeout: float | None = 1.0) -> tuple[str, Any,
     took = Histogram()
     nsp = SimpleNamespace(fullname="//a.test/x")
     try:
-        await run_setup(nsp, callback, full_match(nsp.fullname), timeout, took)  # type: ignore[arg-type]
+        done = run_setup(nsp, callback, full_match(nsp.fullname), timeout, took)  # type: ignore[arg-type]
+        if done is not None:
+            await done
     except NamespaceRejected as exc:
         return exc.reason, exc.error_args, took.count
     return "ok", None, took.count
@@ -82,6 +84,17 @@ async def cancelled(nsp: Any, match: Any) -> None:
     raise asyncio.CancelledError
 
 
+async def refuse_later(nsp: Any, match: Any) -> bool:
+    await asyncio.sleep(0)
+    refuse(nsp, match)
+    return True
+
+
+async def false_later(nsp: Any, match: Any) -> bool:
+    await asyncio.sleep(0)
+    return False
+
+
 @pytest.mark.parametrize(
     ("callback", "reason", "error_args"),
     [
@@ -92,6 +105,8 @@ async def cancelled(nsp: Any, match: Any) -> None:
         (exit_, "error", {"message": "Invalid namespace"}),
         (slow, "timeout", {"message": "Invalid namespace"}),
         (cancelled, "error", {"message": "Invalid namespace"}),
+        (refuse_later, "rejected", {"message": "not you", "data": {"code": 7}}),
+        (false_later, "invalid", {"message": "Invalid namespace"}),
     ],
 )
 async def test_how_a_setup_ends(callback: Any, reason: str, error_args: Any) -> None:
