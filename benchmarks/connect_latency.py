@@ -18,7 +18,11 @@ to receiving ``40/<ns>,{"sid"...``. The series, interleaved sample by sample:
 - ``wrapped static``: ``/s<i>`` through the middleware from a main-host session.
 
 Consecutive CONNECTs are 2 ms apart, so that work a CONNECT leaves behind in
-one server does not compete for the 2 cores with the next CONNECT's server.
+one server does not compete with the next CONNECT's server. This process is
+pinned to one CPU and the servers to the other (``_common.pin``): left to the
+scheduler, the plain server's CONNECTs came out slower than the same static
+CONNECTs through the middleware (771 against 615 µs), a matter of which
+process shared a core with the client.
 Each session is replaced by a fresh one after K CONNECTs (K = 250), so the
 baseline always has an unused static name and no session holds thousands of
 namespaces; the dynamic namespaces left behind retire 10 s later, as they would
@@ -40,7 +44,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from _common import machine, main, median, percentile, register_handlers, servers, table
+from _common import machine, main, median, percentile, pin, register_handlers, servers, table
 from _eio import WebSocketClient, http_session
 
 from dynamic_io_asgi import DynamicIO
@@ -121,6 +125,8 @@ async def bench(args: argparse.Namespace) -> None:
         servers(script, ("baseline", "wrapped"), profile=args.profile_server) as running,
         http_session() as http,
     ):
+        # One CONNECT at a time: the servers take turns on their CPU, the client has the other.
+        print(f"# {pin(list(running.values()))}\n", flush=True)
         for series in all_series:  # warm up each path
             for n in range(20):
                 await sample(series, http, running[series.variant].url, -1 - n)
