@@ -7,7 +7,9 @@ answered before the next. The plain server has catch-all ``connect`` and
 ``disconnect`` handlers and an ``echo``; the dynamic one's setup registers the
 same three on each namespace (shared functions, no closures). Two runs under
 ``valgrind --tool=callgrind`` with ``--short`` and ``--short + --extra``
-CONNECTs; the difference divided by ``--extra`` is one CONNECT's cost.
+CONNECTs; the difference divided by ``--extra`` is one CONNECT's cost. With
+``--pipelined``, all the CONNECTs are sent before the first answer is read, as
+``scale.py``'s rate section sends them.
 
 Run: ``PYTHONHASHSEED=0 .venv/bin/python benchmarks/create_instructions.py``
 """
@@ -77,36 +79,46 @@ def dynamic() -> Any:
     return app
 
 
-async def workload(variant: str, host: str, count: int) -> None:
+async def workload(variant: str, host: str, count: int, pipelined: bool) -> None:
     """The measured process: ``count`` namespace-creating CONNECTs, then exit at once."""
     logging.getLogger("engineio.server").setLevel(logging.CRITICAL)
     session = WebSocketSession(plain() if variant == "plain" else dynamic(), host)
     await session.open()
     for index in range(count):
         await session.send(f"40/n{index},")
-        answer = await session.receive()
-        assert answer.startswith(f"40/n{index},"), answer
+        if not pipelined:
+            answer = await session.receive()
+            assert answer.startswith(f"40/n{index},"), answer
+    if pipelined:
+        for index in range(count):
+            answer = await session.receive()
+            assert answer.startswith(f"40/n{index},"), answer
     os._exit(0)  # no teardown in the count
 
 
-def instructions(variant: str, host: str, count: int) -> int:
-    return callgrind(__file__, f"{variant},{host},{count}")[0]
+def instructions(variant: str, host: str, count: int, pipelined: bool) -> int:
+    return callgrind(__file__, f"{variant},{host},{count},{int(pipelined)}")[0]
 
 
-async def per_connect(variant: str, host: str, short: int, extra: int) -> float:
+async def per_connect(variant: str, host: str, args: argparse.Namespace) -> float:
+    short, extra = args.short, args.extra
     counts = await asyncio.gather(
-        *(asyncio.to_thread(instructions, variant, host, n) for n in (short, short + extra))
+        *(
+            asyncio.to_thread(instructions, variant, host, n, args.pipelined)
+            for n in (short, short + extra)
+        )
     )
     return (counts[1] - counts[0]) / extra
 
 
 async def bench(args: argparse.Namespace) -> None:
     runs = f"({args.short} + {args.extra}) - {args.short}"
-    print(f"# instructions per namespace-creating CONNECT, {runs}")
-    plain_cost = await per_connect("plain", "main.test", args.short, args.extra)
+    how = "pipelined" if args.pipelined else "each answered before the next"
+    print(f"# instructions per namespace-creating CONNECT, {runs}, {how}")
+    plain_cost = await per_connect("plain", "main.test", args)
     print(f"plain python-socketio, main host: {plain_cost:,.0f}")
     for host in ("main.test", "a.test"):
-        cost = await per_connect("dynamic", host, args.short, args.extra)
+        cost = await per_connect("dynamic", host, args)
         print(f"DynamicIO, {host}: {cost:,.0f} (plain / dynamic {plain_cost / cost:.3f})")
 
 
@@ -114,11 +126,14 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--short", type=int, default=300)
     options.add_argument("--extra", type=int, default=1000)
+    options.add_argument(
+        "--pipelined", action="store_true", help="send every CONNECT before reading answers"
+    )
     options.add_argument("--workload", help=argparse.SUPPRESS)
     args = options.parse_args()
     if args.workload:
-        variant, host, count = args.workload.split(",")
-        asyncio.run(workload(variant, host, int(count)))
+        variant, host, count, pipelined = args.workload.split(",")
+        asyncio.run(workload(variant, host, int(count), pipelined == "1"))
     else:
         asyncio.run(bench(args))
 
