@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -101,3 +102,22 @@ def test_an_application_keeps_its_own_attributes_on_a_namespace() -> None:
     assert nsp.players == {"ada"}  # type: ignore[attr-defined]
     assert len(nsp._retire_callbacks) == 1
     assert DynamicNamespace._retire_callbacks == ()  # the class default is left alone
+
+
+def test_a_namespace_is_one_object() -> None:
+    # Its own idle clock and its own entry in python-socketio's handler table: a server
+    # may hold 100,000, and each object beside it costs memory and the collector's time.
+    registry = _Registry()
+    shared: dict[Any, dict[str, Any]] = {}
+    gc.collect()
+    before = len(gc.get_objects())
+    made = [DynamicNamespace(registry, f"//h.test/n{i}", ANY) for i in range(200)]
+    for nsp in made:
+        nsp._setting_up = True
+        nsp.on("message", echo)
+        nsp._setting_up = False
+        nsp._install(shared)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 200 + 10  # the namespaces, the list, a table
+    assert registry.sio.handlers["//h.test/n0"] is made[0] and made[0].clock is made[0]
+    assert made[0].host == "h.test" and made[0].name == "/n0"
