@@ -73,14 +73,13 @@ class MetricsCollector:
 
     def collect(self) -> Iterator[Any]:
         core, registry, sio = self._core, self.source.registry, self.source.sio
-        namespaces = registry.namespaces.values()
         yield core.GaugeMetricFamily(
-            "dynamicio_namespaces", "Live namespace objects.", value=len(namespaces)
+            "dynamicio_namespaces", "Live namespace objects.", value=len(registry.index)
         )
         yield core.GaugeMetricFamily(
             "dynamicio_hosts",
             "Hosts with at least one live namespace object.",
-            value=len(registry.hosts()),
+            value=len(registry.index.hosts()),
         )
         yield core.GaugeMetricFamily(
             "dynamicio_sockets",

@@ -81,12 +81,11 @@ def select(
     elif view.host is not None:
         wanted = [view.host or None]  # "" is the main host
     else:
-        wanted = sorted({*registry.hosts(), *extra}, key=_host_key)
+        wanted = sorted({*registry.index.hosts(), *extra}, key=_host_key)
     if host is None:
-        live = sum(len(registry.of_host(one)) for one in registry.hosts())
-        in_view = live + sum(map(len, extra.values()))
+        in_view = len(registry.index) + sum(map(len, extra.values()))
     else:
-        in_view = len(registry.of_host(host)) + len(extra.get(host, ()))
+        in_view = len(registry.index.of_host(host)) + len(extra.get(host, ()))
     if view.search:
         entries = [
             entry
@@ -95,7 +94,7 @@ def select(
         ]
         entries.sort(key=_entry_key)
         return (*_slice(len(entries), view, lambda start, end: entries[start:end]), in_view)
-    sizes = [len(registry.of_host(one)) + len(extra.get(one, ())) for one in wanted]
+    sizes = [len(registry.index.of_host(one)) + len(extra.get(one, ())) for one in wanted]
 
     def cut(start: int, end: int) -> list[Entry]:
         page: list[Entry] = []
@@ -140,7 +139,7 @@ def _host_entries(
     whose shown name contains ``search``)."""
     key_host = (one is not None, one or "")
     entries: list[Entry] = []
-    for full, what in [*registry.of_host(one).items(), *extra.get(one, ())]:
+    for full, what in [*registry.index.of_host(one).items(), *extra.get(one, ())]:
         shown = full if view_host is None else split_fullname(full)[0]
         if search in shown:
             entries.append(((*key_host, shown), full, what))
@@ -159,7 +158,7 @@ def _others(
     ]
     candidates += [(full, REMOTE) for full in on_servers or ()]
     for full, what in candidates:
-        if full in seen or registry.of_host(split_fullname(full)[1]).get(full) is not None:
+        if full in seen or registry.index.get(full, split_fullname(full)[1]) is not None:
             continue
         seen.add(full)
         found.setdefault(split_fullname(full)[1], []).append((full, what))

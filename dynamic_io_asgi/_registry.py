@@ -69,9 +69,10 @@ class NamespaceRegistry:
         self.setups = SetupTable()
         #: The lifecycle hooks.
         self.hooks = Hooks()
-        self._namespaces = NamespaceIndex()
+        #: The live namespace objects, by host.
+        self.index = NamespaceIndex()
         #: Takes namespaces off the server.
-        self.deletion = Deletion(sio, self._namespaces, self.limits, self.hooks, self.watch)
+        self.deletion = Deletion(sio, self.index, self.limits, self.hooks, self.watch)
         #: Whether the server holds a namespace occupied.
         self.occupancy = Occupancy(sio)
         #: The retirement task and its deadline queue.
@@ -102,7 +103,7 @@ class NamespaceRegistry:
     @property
     def namespaces(self) -> dict[str, DynamicNamespace]:
         """The live namespace objects by full name (a copy)."""
-        return self._namespaces.all()
+        return self.index.all()
 
     async def of(self, name: str, host: str | None = None) -> DynamicNamespace:
         """The namespace ``name`` of ``host``; see ``DynamicIO.of``."""
@@ -115,13 +116,6 @@ class NamespaceRegistry:
             if self._is_main(host):
                 host = None
         return await self._ensure(name, host, auto=False)
-
-    def of_host(self, host: str | None) -> dict[str, DynamicNamespace]:
-        """The live namespace objects of ``host`` by full name (not a copy)."""
-        return self._namespaces.of_host(host)
-
-    def hosts(self) -> list[str | None]:
-        return self._namespaces.hosts()  # those with a live namespace object
 
     def _is_static(self, full: str) -> bool:
         """Whether the application registered ``full`` on the server itself.
@@ -173,7 +167,7 @@ class NamespaceRegistry:
 
     async def _admit_to(self, session: Session, name: str) -> None:
         full = fullname(name, session.host)
-        nsp = self._namespaces.get(full, session.host)
+        nsp = self.index.get(full, session.host)
         if nsp is None or nsp._retiring is not None:
             if nsp is None and self._passes_through(full):
                 self.limits.admitted(session, full)
@@ -219,7 +213,7 @@ class NamespaceRegistry:
         whether ``_passes_through`` its full name, if the caller just found out)."""
         full = fullname(name, host)
         while True:
-            nsp = self._namespaces.get(full, host)
+            nsp = self.index.get(full, host)
             if nsp is None:
                 break
             if nsp._retiring is None:
@@ -269,7 +263,7 @@ class NamespaceRegistry:
     ) -> DynamicNamespace:
         if passes:
             nsp = DynamicNamespace(self, full, None, static=True)
-            self._namespaces.add(nsp)
+            self.index.add(nsp)
             return nsp
         found = self.setups.find(full)
         if found is None and auto and not self._admits_empty(name):
@@ -290,7 +284,7 @@ class NamespaceRegistry:
         if nsp._closed:  # setup called close(): the namespace never comes to be
             raise NamespaceRejected(full, INVALID_NAMESPACE)
         nsp._install(self.setups.events)
-        self._namespaces.add(nsp)
+        self.index.add(nsp)
         self.created += 1
         # (No watch: the CONNECT that asked for it does; of()'s retire only once set, which does.)
         self.hooks.fire("create", nsp)
@@ -311,7 +305,7 @@ class NamespaceRegistry:
         if session is None:
             return
         for full in session.admitted:
-            nsp = self._namespaces.get(full, session.host)
+            nsp = self.index.get(full, session.host)
             if nsp is not None and not nsp.static:
                 self.scheduler.recheck(nsp, _retirement.STALE_CONNECT)
 

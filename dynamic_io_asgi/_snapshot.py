@@ -105,7 +105,7 @@ def _socket_count(middleware: StatusSource, host: str | None) -> int:
         return sum(len(table.get(None, ())) for table in list(rooms.values()))
     statics = [full for full in registry.statics if split_fullname(full)[1] == host]
     return sum(
-        len(rooms.get(full, {}).get(None, ())) for full in [*registry.of_host(host), *statics]
+        len(rooms.get(full, {}).get(None, ())) for full in [*registry.index.of_host(host), *statics]
     )
 
 
