@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import re
@@ -19,7 +18,7 @@ from ._hosts import split_fullname
 from ._retirement import IdleClock
 from ._scoped import ScopedAPI
 from ._session import session_of
-from ._signatures import accepts_auth
+from ._signatures import accepts_auth, call
 from ._tasks import log_raised
 
 __all__ = ["DynamicNamespace", "NamespaceClosed", "Setup", "full_match"]
@@ -241,9 +240,7 @@ class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
         try:
             if connect is not None:
                 args = (sid, environ, auth) if with_auth else (sid, environ)
-                result = connect(*args)  # (inline, not call(): a coroutine less)
-                if inspect.isawaitable(result):
-                    result = await result
+                result = await call(connect, *args)
             elif self._class_handler is not None:
                 handler = getattr(self._class_handler, "on_connect", None)
                 with_auth = handler is None or accepts_auth(handler)
@@ -270,9 +267,7 @@ class DynamicNamespace(IdleClock, HandlerTable, ScopedAPI):
         try:
             if disconnect is not None:
                 args = (sid, reason) if with_reason else (sid,)
-                result = disconnect(*args)
-                if inspect.isawaitable(result):
-                    await result
+                await call(disconnect, *args)
             elif self._class_handler is not None:
                 await self._class_handler.trigger_event("disconnect", sid, reason)
         except Exception:

@@ -276,9 +276,7 @@ class NamespaceRegistry:
         if setup is not None and match is not None:
             nsp._setting_up = True
             try:
-                done = run_setup(nsp, setup.callback, match, self.setup_timeout, self.setup_seconds)
-                if done is not None:
-                    await done
+                await run_setup(nsp, setup.callback, match, self.setup_timeout, self.setup_seconds)
             finally:
                 nsp._setting_up = False
         if nsp._closed:  # setup called close(): the namespace never comes to be

@@ -12,7 +12,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import socketio
@@ -121,73 +121,37 @@ def _exact_name(pattern: str | re.Pattern[str]) -> str | None:
     return fullname(name, host)
 
 
-def run_setup(
+async def run_setup(
     nsp: DynamicNamespace,
     callback: SetupCallback,
     match: re.Match[str],
     timeout: float | None,
     took: Histogram,
-) -> Awaitable[None] | None:
-    """Run ``callback(nsp, match)``, observing how long it took in ``took``: ``None`` once
-    done, or what to await when it is async (for at most ``timeout`` seconds; a sync
-    setup costs no coroutine). Raise :class:`NamespaceRejected` when it refuses the
-    namespace, raises (even ``SystemExit``: one tenant's setup must not stop the
-    server) or outlasts ``timeout``."""
+) -> None:
+    """Run ``callback(nsp, match)`` (awaited for at most ``timeout`` seconds), observing
+    how long it took in ``took``; raise :class:`NamespaceRejected` when it refuses
+    the namespace, raises (even ``SystemExit``: one tenant's setup must not stop
+    the server) or outlasts ``timeout``."""
     started = time.monotonic()
+    full = nsp.fullname
     try:
         result = callback(nsp, match)
-    except BaseException as exc:
-        took.observe(time.monotonic() - started)
-        refusal = _refusal(nsp.fullname, callback, timeout, exc)
-        if refusal is exc:
+        if inspect.isawaitable(result):
+            result = await within(result, timeout)
+    except socketio.exceptions.ConnectionRefusedError as exc:
+        raise NamespaceRejected(full, exc.error_args, "rejected") from None
+    except asyncio.TimeoutError:
+        logger.error("setup of %s took longer than %ss: refused", full, timeout)
+        raise NamespaceRejected(full, INVALID_NAMESPACE, "timeout") from None
+    except asyncio.CancelledError:
+        if cancelling():  # shutdown (aclose), not the setup's own doing
             raise
-        raise refusal from None
-    if inspect.isawaitable(result):
-        return _finish(nsp.fullname, callback, result, timeout, took, started)
-    took.observe(time.monotonic() - started)
-    if result is False:
-        raise NamespaceRejected(nsp.fullname, INVALID_NAMESPACE)
-    return None
-
-
-async def _finish(
-    full: str,
-    callback: SetupCallback,
-    result: Awaitable[Any],
-    timeout: float | None,
-    took: Histogram,
-    started: float,
-) -> None:
-    """The rest of an async setup: :func:`run_setup`'s, awaited."""
-    try:
-        done = await within(result, timeout)
-    except BaseException as exc:
-        refusal = _refusal(full, callback, timeout, exc)
-        if refusal is exc:
-            raise
-        raise refusal from None
+        logger.error("setup of %s raised CancelledError: refused", full)
+        raise NamespaceRejected(full, INVALID_NAMESPACE, "error") from None
+    except (Exception, SystemExit):
+        log_raised(callback, "setup of %s raised: refused", full)
+        raise NamespaceRejected(full, INVALID_NAMESPACE, "error") from None
     finally:
         took.observe(time.monotonic() - started)
-    if done is False:
+    if result is False:
         raise NamespaceRejected(full, INVALID_NAMESPACE)
-
-
-def _refusal(
-    full: str, callback: SetupCallback, timeout: float | None, exc: BaseException
-) -> BaseException:
-    """What a setup that raised ``exc`` becomes: a :class:`NamespaceRejected`, or ``exc``
-    itself (a shutdown's cancellation, ``KeyboardInterrupt``)."""
-    if isinstance(exc, socketio.exceptions.ConnectionRefusedError):
-        return NamespaceRejected(full, exc.error_args, "rejected")
-    if isinstance(exc, asyncio.TimeoutError):
-        logger.error("setup of %s took longer than %ss: refused", full, timeout)
-        return NamespaceRejected(full, INVALID_NAMESPACE, "timeout")
-    if isinstance(exc, asyncio.CancelledError):
-        if cancelling():  # shutdown (aclose), not the setup's own doing
-            return exc
-        logger.error("setup of %s raised CancelledError: refused", full)
-        return NamespaceRejected(full, INVALID_NAMESPACE, "error")
-    if isinstance(exc, (Exception, SystemExit)):
-        log_raised(callback, "setup of %s raised: refused", full)
-        return NamespaceRejected(full, INVALID_NAMESPACE, "error")
-    return exc

@@ -1,5 +1,6 @@
-"""Which arguments an application's handler takes, read once from its code object
-(not ``inspect.signature()`` per namespace)."""
+"""How a namespace calls the application's handlers: which arguments a handler takes,
+read once from its code object (not ``inspect.signature()`` per namespace), and
+calling one that may be sync or async."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["accepts_auth", "takes"]
+__all__ = ["accepts_auth", "call", "takes"]
 
 
 def accepts_auth(handler: Callable[..., Any]) -> bool:
@@ -55,3 +56,11 @@ def takes(handler: Callable[..., Any], count: int) -> bool:
     except ValueError:  # no signature available (some builtins)
         return True
     return True
+
+
+async def call(handler: Callable[..., Any], *args: Any) -> Any:
+    """``handler(*args)``, awaited if it returns an awaitable."""
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -56,9 +56,7 @@ async def outcome(callback: Any, timeout: float | None = 1.0) -> tuple[str, Any,
     took = Histogram()
     nsp = SimpleNamespace(fullname="//a.test/x")
     try:
-        done = run_setup(nsp, callback, full_match(nsp.fullname), timeout, took)  # type: ignore[arg-type]
-        if done is not None:
-            await done
+        await run_setup(nsp, callback, full_match(nsp.fullname), timeout, took)  # type: ignore[arg-type]
     except NamespaceRejected as exc:
         return exc.reason, exc.error_args, took.count
     return "ok", None, took.count
