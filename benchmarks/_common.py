@@ -104,9 +104,13 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (Linux ``/proc``)."""
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU time the server process has used so far, apart."""
         with open(f"/proc/{self.process.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS
+        return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 
     async def stop(self) -> None:
         if self.process.returncode is None:

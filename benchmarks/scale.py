@@ -1419,19 +1419,21 @@ async def rate_once(
 ) -> dict[str, float]:
     client = await WebSocketClient.open(http, server.url, "rate.test")
     try:
-        cpu = server.cpu_seconds()
+        user, system = server.cpu_split()
         started = time.perf_counter()
         sender = asyncio.create_task(_send_connects(client, wanted))
         await expect_connects(client, len(wanted))
         seconds = time.perf_counter() - started
-        cpu = server.cpu_seconds() - cpu
+        user_after, system_after = server.cpu_split()
+        user, system = user_after - user, system_after - system
         await sender
     finally:
         await client.close()
     return {
         "per_second": len(wanted) / seconds,
         "seconds": seconds,
-        "cpu_us": 1e6 * cpu / len(wanted),
+        "cpu_us": 1e6 * (user + system) / len(wanted),
+        "system_us": 1e6 * system / len(wanted),
     }
 
 
@@ -1491,9 +1493,11 @@ async def section_rate(args: argparse.Namespace, results: Results) -> None:
                 rounds.append(entry)
                 print(
                     f"    round {i + 1}: plain {entry['plain']['per_second']:,.0f}/s"
-                    f" ({entry['plain']['cpu_us']:.0f} µs server CPU each), dynamic"
+                    f" ({entry['plain']['cpu_us']:.0f} µs server CPU each, system"
+                    f" {entry['plain']['system_us']:.0f}), dynamic"
                     f" {entry['dynamic']['per_second']:,.0f}/s"
-                    f" ({entry['dynamic']['cpu_us']:.0f} µs): {entry['ratio']:.2f}x;"
+                    f" ({entry['dynamic']['cpu_us']:.0f} µs, system"
+                    f" {entry['dynamic']['system_us']:.0f}): {entry['ratio']:.2f}x;"
                     f" retirement: {retirement_text(checks[-1])}",
                     flush=True,
                 )

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -91,6 +92,8 @@ def build_app(
     from dynamic_io_asgi import DynamicIO
 
     counters = {"messages": 0, "setups": 0, "retire_callbacks": 0}
+    pauses = GcPauses()
+    pauses.start()
 
     async def control(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -117,6 +120,7 @@ def build_app(
                 "rooms": len(sio.manager.rooms),
                 "engineio_sessions": sum(not s.closed for s in sio.eio.sockets.values()),
                 "package": os.path.dirname(dynamic_io_asgi.__file__),
+                "gc": pauses.summary(),
             }
         ).encode()
         headers = [(b"content-type", b"application/json")]
@@ -163,6 +167,39 @@ def build_app(
         nsp.on("disconnect", lambda sid, reason: 1 / 0)
 
     return app
+
+
+class GcPauses:
+    """The server's garbage collections, by generation: how many, and how long the
+    event loop stood still for them (a full collection is the longest pause a
+    server of this size has; the ack latency's tail is made of them)."""
+
+    def __init__(self) -> None:
+        self.generations = [{"count": 0, "seconds": 0.0, "max_ms": 0.0} for _ in range(3)]
+        self._began = 0.0
+
+    def start(self) -> None:
+        gc.callbacks.append(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._began
+        entry = self.generations[info["generation"]]
+        entry["count"] += 1
+        entry["seconds"] += took
+        entry["max_ms"] = max(entry["max_ms"], 1e3 * took)
+
+    def summary(self) -> list[dict[str, float]]:
+        return [
+            {
+                "count": g["count"],
+                "seconds": round(g["seconds"], 3),
+                "max_ms": round(g["max_ms"], 1),
+            }
+            for g in self.generations
+        ]
 
 
 def serve(
@@ -925,7 +962,8 @@ async def run(config: Config) -> dict[str, Any]:
     async with ServerProcess.run(
         config.retirement, config.max_namespaces_per_host, config.max_creations_per_second
     ) as server:
-        await fetch_json(server.url, STATS_PATH)  # warm: the app is imported and serving
+        # warm: the app is imported and serving
+        stats_start = await fetch_json(server.url, STATS_PATH)
         memory_start = server.memory()["VmRSS"]
         cpu_start = server.cpu_seconds()
         usage_start = resource.getrusage(resource.RUSAGE_SELF)
@@ -1056,6 +1094,7 @@ async def run(config: Config) -> dict[str, Any]:
             "after_warmup": after_warmup(timeline, config.ramp + config.duration / 3),
             "timeline": timeline,
         },
+        "server_gc": gc_during(stats_start["gc"], stats["gc"]),
         "server_cpu": {
             "seconds": round(cpu_load, 2),
             "per_message_us": round(1e6 * cpu_load / max(1, tally.acked), 1),
@@ -1095,6 +1134,28 @@ def machine_report(
         "busy_cores": round(busy / max(seconds, 1e-9), 2),
         "other_work_cores": round(max(0.0, busy - ours) / max(seconds, 1e-9), 2),
     }
+
+
+def gc_during(
+    before: list[dict[str, float]], after: list[dict[str, float]]
+) -> list[dict[str, Any]]:
+    """The server's collections between two ``gc`` summaries, by generation (the
+    longest pause: since the server started)."""
+    return [
+        {
+            "count": int(b["count"] - a["count"]),
+            "seconds": round(b["seconds"] - a["seconds"], 3),
+            "max_ms": b["max_ms"],
+        }
+        for a, b in zip(before, after, strict=True)
+    ]
+
+
+def gc_text(generations: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"generation {i}: {g['count']} collections, {g['seconds']} s, longest {g['max_ms']} ms"
+        for i, g in enumerate(generations)
+    )
 
 
 def latency(seconds: array[float]) -> dict[str, float | None]:
@@ -1292,6 +1353,7 @@ def summary(report: dict[str, Any]) -> str:
         f"server CPU: {cpu['seconds']} s, {cpu['per_message_us']} us per message, "
         f"{cpu['busy_fraction']:.0%} of one core; clients' CPU: "
         f"{report['client_cpu_seconds']} s",
+        f"server GC during the load: {gc_text(report['server_gc'])}",
         f"machine: {report['machine']['busy_cores']} of {report['machine']['cpus']} cores "
         f"busy during the load, {report['machine']['other_work_cores']} of them with other "
         "work than the soak's",
@@ -1394,6 +1456,10 @@ def compare(earlier: dict[str, Any], this: dict[str, Any]) -> str:
         ),
         row("namespaces live at the end", lambda r: r["namespaces"]["live_at_end"]),
         row("server CPU, share of a core", lambda r: f"{r['server_cpu']['busy_fraction']:.0%}"),
+        row(
+            "full collections, longest pause ms",
+            lambda r: "{count}, {max_ms}".format(**r["server_gc"][2]) if "server_gc" in r else "-",
+        ),
         row("other work on the machine, cores", lambda r: r["machine"]["other_work_cores"]),
         f"p99 ack latency, this run / the earlier one: {p99:.2f}",
     ]
